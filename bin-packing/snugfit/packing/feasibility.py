@@ -1,0 +1,71 @@
+"""Which nodes can host a pod, for all nodes at once, with the first reason each one cannot."""
+
+from __future__ import annotations
+
+from collections import Counter
+from enum import IntEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from snugfit.packing.cluster import ClusterState
+from snugfit.packing.demand import PodDemand, gpu_need, model_mask
+
+
+class Reason(IntEnum):
+    """Why a node was rejected, in the order they are checked."""
+
+    FITS = 0
+    GPU_MODEL_NOT_ALLOWED = 1
+    TOO_FEW_GPUS = 2
+    INSUFFICIENT_CPU = 3
+    INSUFFICIENT_MEMORY = 4
+    NO_GPU_WITH_ENOUGH_FREE_SHARE = 5
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self]
+
+
+_MESSAGES = {
+    Reason.FITS: "fits",
+    Reason.GPU_MODEL_NOT_ALLOWED: "no GPU of an allowed model",
+    Reason.TOO_FEW_GPUS: "fewer GPUs than the pod asks for",
+    Reason.INSUFFICIENT_CPU: "insufficient cpu",
+    Reason.INSUFFICIENT_MEMORY: "insufficient memory",
+    Reason.NO_GPU_WITH_ENOUGH_FREE_SHARE: "not enough GPUs with the requested free share",
+}
+
+
+def fitting_slots(state: ClusterState, demand: PodDemand) -> NDArray[np.bool_]:
+    """(nodes, slots): GPUs of an allowed model whose free share covers the pod's need."""
+    return model_mask(state, demand) & (state.gpu_free >= gpu_need(state, demand))
+
+
+def feasibility(state: ClusterState, demand: PodDemand) -> NDArray[np.int8]:
+    """Reason code per node (Reason.FITS where the pod fits)."""
+    reasons = np.zeros(state.num_nodes, dtype=np.int8)
+
+    def reject(mask: NDArray[np.bool_], reason: Reason) -> None:
+        reasons[(reasons == 0) & mask] = reason
+
+    if demand.gpu_count:
+        allowed_count = model_mask(state, demand).sum(axis=1)
+        has_gpus = state.gpu_count > 0
+        reject(has_gpus & (allowed_count == 0), Reason.GPU_MODEL_NOT_ALLOWED)
+        reject(allowed_count < demand.gpu_count, Reason.TOO_FEW_GPUS)
+    reject(state.cpu_free < demand.cpu_milli, Reason.INSUFFICIENT_CPU)
+    reject(state.memory_free < demand.memory_mib, Reason.INSUFFICIENT_MEMORY)
+    if demand.gpu_count:
+        fits = fitting_slots(state, demand).sum(axis=1)
+        reject(fits < demand.gpu_count, Reason.NO_GPU_WITH_ENOUGH_FREE_SHARE)
+    return reasons
+
+
+def summarize(reasons: NDArray[np.int8]) -> str:
+    """A kube-scheduler style line: '0/3 nodes are available: 2 insufficient cpu, 1 ...'."""
+    counts = Counter(Reason(int(r)) for r in reasons if r != Reason.FITS)
+    fit = int(np.count_nonzero(reasons == Reason.FITS))
+    parts = [f"{n} {r.message}" for r, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    head = f"{fit}/{len(reasons)} nodes are available"
+    return head + (": " + ", ".join(parts) if parts else "") + "."

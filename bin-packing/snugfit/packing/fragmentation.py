@@ -1,0 +1,73 @@
+"""FGD's GPU fragmentation measure (Weng et al., USENIX ATC '23), vectorised over nodes.
+
+For a target workload M of task shapes m with frequencies p_m, and a node with free GPU shares
+r_g, F_n(m) is the free share that m cannot use: all of it (sum r_g) when m needs no GPU or the
+node cannot host m (GPU model, CPU, or fewer than k_m GPUs with r_g >= d_m); otherwise the free
+share on GPUs too small for m, sum r_g [r_g < d_m]. F_n(M) = sum_m p_m F_n(m); the cluster's
+fragmentation is the sum over nodes. On nodes with mixed GPU models a GPU of a model m does not
+accept counts as unusable for m, which reduces to the published rule on single-model nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from snugfit.packing.cluster import NO_MODEL, ClusterState
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class TargetWorkload:
+    """Task shapes with their frequencies.
+
+    ``model_allowed[m, j]`` says whether shape m accepts GPU model j of the cluster's model list;
+    the last column stands for padding slots and is always False.
+    """
+
+    cpu_milli: I64  # (M,)
+    gpu_milli: I64  # (M,) per-GPU share d_m
+    gpu_count: I64  # (M,) k_m
+    model_allowed: NDArray[np.bool_]  # (M, models + 1)
+    weight: F64  # (M,) p_m
+
+    @property
+    def size(self) -> int:
+        return len(self.weight)
+
+
+def slot_model_allowed(workload: TargetWorkload, gpu_model: I64) -> NDArray[np.bool_]:
+    """(nodes, M, slots): may shape m use the GPU in this slot? (padding -> never)."""
+    index = np.where(gpu_model == NO_MODEL, workload.model_allowed.shape[1] - 1, gpu_model)
+    return np.moveaxis(workload.model_allowed[:, index], 0, 1)
+
+
+def node_fragmentation(
+    gpu_free: I64, gpu_model: I64, cpu_free: I64, workload: TargetWorkload
+) -> F64:
+    """F_n(M) for each row of free shares (rows, slots) with its models and free CPU (rows,)."""
+    if workload.size == 0:
+        return np.zeros(len(gpu_free), dtype=np.float64)
+    free = gpu_free[:, None, :]  # (n, 1, G)
+    usable = slot_model_allowed(workload, gpu_model) & (free >= workload.gpu_milli[None, :, None])
+    count = usable.sum(axis=2)  # (n, M)
+    stranded = np.where(usable, 0, free).sum(axis=2)  # (n, M)
+    total = gpu_free.sum(axis=1)  # (n,)
+    hostable = (
+        (workload.gpu_count[None, :] > 0)
+        & (count >= workload.gpu_count[None, :])
+        & (cpu_free[:, None] >= workload.cpu_milli[None, :])
+    )
+    per_shape = np.where(hostable, stranded, total[:, None]).astype(np.float64)
+    result: F64 = per_shape @ workload.weight
+    return result
+
+
+def cluster_fragmentation(state: ClusterState, workload: TargetWorkload) -> float:
+    """Sum of F_n(M) over all nodes, in milli-GPU."""
+    frag = node_fragmentation(state.gpu_free, state.gpu_model, state.cpu_free, workload)
+    return float(frag.sum())

@@ -1,0 +1,85 @@
+"""FGD: place the pod where the cluster's fragmentation grows least (Weng et al., ATC '23).
+
+For a sharing pod every fitting GPU of the node is tried; a pod that takes whole GPUs gets the
+first fully free ones. As published, the growth dF (milli-GPU) is scored as
+int(100 * sigmoid(-dF / 1000)), so growths within a few dozen milli-GPU tie; the sharing pod's
+GPU is the first with the best integer score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snugfit.packing import gpu_choice
+from snugfit.packing.cluster import ClusterState
+from snugfit.packing.demand import PodDemand, gpu_need
+from snugfit.packing.feasibility import fitting_slots
+from snugfit.packing.fragmentation import TargetWorkload, node_fragmentation
+from snugfit.packing.policies.base import F64, I64, Policy, PolicyContext
+
+
+def growth_per_slot(
+    state: ClusterState, demand: PodDemand, nodes: I64, workload: TargetWorkload
+) -> F64:
+    """(nodes, slots): fragmentation growth if the one-GPU pod goes to that slot; +inf where it
+    does not fit."""
+    fits = fitting_slots(state, demand)[nodes]
+    free = state.gpu_free[nodes]
+    model = state.gpu_model[nodes]
+    before = node_fragmentation(free, model, state.cpu_free[nodes], workload)
+    rows, slots = np.nonzero(fits)
+    after_free = free[rows].copy()
+    after_free[np.arange(len(rows)), slots] -= gpu_need(state, demand)[nodes][rows, slots]
+    cpu_after = state.cpu_free[nodes][rows] - demand.cpu_milli
+    after = node_fragmentation(after_free, model[rows], cpu_after, workload)
+    growth = np.full(fits.shape, np.inf)
+    growth[rows, slots] = after - before[rows]
+    return growth
+
+
+def whole_growth(
+    state: ClusterState, demand: PodDemand, nodes: I64, workload: TargetWorkload
+) -> F64:
+    """Fragmentation growth when the pod takes the first fitting GPUs (or none) of each node."""
+    free = state.gpu_free[nodes]
+    model = state.gpu_model[nodes]
+    before = node_fragmentation(free, model, state.cpu_free[nodes], workload)
+    after_free = free.copy()
+    if demand.gpu_count:
+        fits = fitting_slots(state, demand)[nodes]
+        taken = fits & (np.cumsum(fits, axis=1) <= demand.gpu_count)
+        after_free -= np.where(taken, gpu_need(state, demand)[nodes], 0)
+    cpu_after = state.cpu_free[nodes] - demand.cpu_milli
+    result: F64 = node_fragmentation(after_free, model, cpu_after, workload) - before
+    return result
+
+
+def published_score(growth: F64) -> F64:
+    """int64(sigmoid(-growth / 1000) * 100); -1 where the pod does not fit."""
+    with np.errstate(over="ignore"):
+        score = np.trunc(100.0 / (1.0 + np.exp(growth / 1000.0)))
+    result: F64 = np.where(np.isfinite(growth), score, -1.0)
+    return result
+
+
+class Fgd(Policy):
+    name = "fgd"
+
+    def __init__(self, context: PolicyContext) -> None:
+        super().__init__(context)
+        if context.workload is None:
+            raise ValueError("fgd needs a target workload")
+        self.workload: TargetWorkload = context.workload
+
+    def score(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
+        if demand.is_sharing:
+            per_slot = published_score(growth_per_slot(state, demand, nodes, self.workload))
+            result: F64 = per_slot.max(axis=1)
+            return result
+        return published_score(whole_growth(state, demand, nodes, self.workload))
+
+    def choose_gpus(self, state: ClusterState, demand: PodDemand, node: int) -> tuple[int, ...]:
+        if not demand.is_sharing:
+            return gpu_choice.first_fit(state, demand, node)
+        growth = growth_per_slot(state, demand, np.array([node]), self.workload)
+        return (int(np.argmax(published_score(growth)[0])),)

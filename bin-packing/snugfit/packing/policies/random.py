@@ -1,0 +1,21 @@
+"""Random: any feasible node, uniformly; GPUs at random among those that fit."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snugfit.packing import gpu_choice
+from snugfit.packing.cluster import ClusterState
+from snugfit.packing.demand import PodDemand
+from snugfit.packing.policies.base import F64, I64, Policy
+
+
+class RandomPolicy(Policy):
+    name = "random"
+    tie_break = "uniform"
+
+    def score(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
+        return np.zeros(len(nodes))
+
+    def choose_gpus(self, state: ClusterState, demand: PodDemand, node: int) -> tuple[int, ...]:
+        return gpu_choice.random_fit(state, demand, node, self.context.rng)

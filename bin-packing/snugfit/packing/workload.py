@@ -1,0 +1,58 @@
+"""The target workload of FGD: the most frequent task shapes and their frequencies."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from snugfit.packing.demand import PodDemand
+from snugfit.packing.fragmentation import TargetWorkload
+
+Shape = tuple[int, int, int, frozenset[str] | None]
+
+
+def shape_of(demand: PodDemand) -> Shape:
+    """What the fragmentation measure distinguishes: cpu, per-GPU share, GPU count, models."""
+    return (demand.cpu_milli, demand.gpu_milli, demand.gpu_count, demand.allowed_models)
+
+
+def shape_counts(demands: Iterable[PodDemand]) -> Counter[Shape]:
+    return Counter(shape_of(d) for d in demands)
+
+
+def _popularity(item: tuple[Shape, int]) -> tuple[int, int, int, int, str]:
+    (cpu, milli, count, models), n = item
+    return (n, cpu, milli, count, "|".join(sorted(models or ())))
+
+
+def target_workload(
+    counts: Counter[Shape], models: Sequence[str], coverage: float = 0.95
+) -> TargetWorkload:
+    """The most popular shapes that together cover ``coverage`` of the tasks.
+
+    As published: shapes sorted by count, descending (equal counts: larger cpu, share, GPU
+    count first), taken until they cover ``coverage`` of all tasks; frequencies are their
+    counts divided by the covered total, so they sum to 1.
+    """
+    if not 0 < coverage <= 1:
+        raise ValueError(f"coverage must be in (0, 1], got {coverage}")
+    total = sum(counts.values())
+    chosen: list[tuple[Shape, int]] = []
+    covered = 0
+    for shape, n in sorted(counts.items(), key=_popularity, reverse=True):
+        if covered >= coverage * total:
+            break
+        chosen.append((shape, n))
+        covered += n
+    allowed = np.zeros((len(chosen), len(models) + 1), dtype=bool)
+    for i, ((_, _, _, spec), _) in enumerate(chosen):
+        allowed[i, : len(models)] = [spec is None or m in spec for m in models]
+    return TargetWorkload(
+        cpu_milli=np.array([s[0] for s, _ in chosen], dtype=np.int64),
+        gpu_milli=np.array([s[1] for s, _ in chosen], dtype=np.int64),
+        gpu_count=np.array([s[2] for s, _ in chosen], dtype=np.int64),
+        model_allowed=allowed,
+        weight=np.array([n / max(covered, 1) for _, n in chosen], dtype=np.float64),
+    )
