@@ -63,6 +63,15 @@ class ClusterState:
     gpu_used: I64 = field(init=False)
     pods_by_kind: I64 = field(init=False)  # (nodes, 3): cpu-only, sharing, whole-GPU pods
     version: I64 = field(init=False)
+    # kept in step with the used arrays, since every decision reads them
+    cpu_free: I64 = field(init=False)
+    memory_free: I64 = field(init=False)
+    gpu_free: I64 = field(init=False)
+    # fixed by the capacities
+    gpu_real: NDArray[np.bool_] = field(init=False)  # (nodes, slots): not padding
+    gpu_count: I64 = field(init=False)  # real GPUs per node
+    largest_cpu: int = field(init=False)  # milli-cores of the largest node
+    largest_gpu: int = field(init=False)  # GPU milli of the node with most GPUs
 
     def __post_init__(self) -> None:
         n = len(self.node_names)
@@ -71,6 +80,13 @@ class ClusterState:
         self.gpu_used = np.zeros_like(self.gpu_capacity)
         self.pods_by_kind = np.zeros((n, 3), dtype=np.int64)
         self.version = np.zeros(n, dtype=np.int64)
+        self.cpu_free = self.cpu_capacity.copy()
+        self.memory_free = self.memory_capacity.copy()
+        self.gpu_free = self.gpu_capacity.copy()
+        self.gpu_real = self.gpu_capacity > 0
+        self.gpu_count = self.gpu_real.sum(axis=1).astype(np.int64)
+        self.largest_cpu = max(int(self.cpu_capacity.max(initial=0)), 1)
+        self.largest_gpu = max(int(self.gpu_capacity.sum(axis=1).max(initial=0)), 1)
 
     @classmethod
     def from_nodes(cls, nodes: Sequence[NodeSpec]) -> ClusterState:
@@ -100,23 +116,6 @@ class ClusterState:
     def num_nodes(self) -> int:
         return len(self.node_names)
 
-    @property
-    def cpu_free(self) -> I64:
-        return self.cpu_capacity - self.cpu_used
-
-    @property
-    def memory_free(self) -> I64:
-        return self.memory_capacity - self.memory_used
-
-    @property
-    def gpu_free(self) -> I64:
-        return self.gpu_capacity - self.gpu_used
-
-    @property
-    def gpu_count(self) -> I64:
-        """Number of real GPUs per node."""
-        return np.count_nonzero(self.gpu_capacity, axis=1).astype(np.int64)
-
     def total_gpu_milli(self) -> int:
         return int(self.gpu_capacity.sum())
 
@@ -133,11 +132,9 @@ class ClusterState:
             gpu_model=self.gpu_model,
             gpu_memory_mib=self.gpu_memory_mib,
         )
-        clone.cpu_used = self.cpu_used.copy()
-        clone.memory_used = self.memory_used.copy()
-        clone.gpu_used = self.gpu_used.copy()
-        clone.pods_by_kind = self.pods_by_kind.copy()
-        clone.version = self.version.copy()
+        for name in ("cpu_used", "memory_used", "gpu_used", "pods_by_kind", "version",
+                     "cpu_free", "memory_free", "gpu_free"):  # fmt: skip
+            setattr(clone, name, getattr(self, name).copy())
         return clone
 
     def apply(self, placement: Placement) -> None:
@@ -169,4 +166,7 @@ class ClusterState:
         self.cpu_used[n] = cpu
         self.memory_used[n] = mem
         self.gpu_used[n, slots] = gpu
+        self.cpu_free[n] = self.cpu_capacity[n] - cpu
+        self.memory_free[n] = self.memory_capacity[n] - mem
+        self.gpu_free[n, slots] = self.gpu_capacity[n, slots] - gpu
         self.version[n] += 1

@@ -62,17 +62,17 @@ def without_sharing(demand: PodDemand) -> PodDemand:
 
 def model_mask(state: ClusterState, demand: PodDemand) -> NDArray[np.bool_]:
     """(nodes, slots): real GPUs whose model the pod accepts."""
-    real = state.gpu_capacity > 0
     if demand.allowed_models is None:
-        return real
+        return state.gpu_real
     allowed = [i for i, m in enumerate(state.models) if m in demand.allowed_models]
-    return real & np.isin(state.gpu_model, allowed)
+    return state.gpu_real & np.isin(state.gpu_model, allowed)
 
 
 def gpu_need(state: ClusterState, demand: PodDemand) -> NDArray[np.int64]:
-    """(nodes, slots): the milli-share the pod would take on each slot."""
+    """(nodes, slots): the milli-share the pod would take on each slot (a read-only broadcast
+    when the pod asks for a share rather than memory)."""
     if demand.gpu_memory_mib == 0:
-        return np.full(state.gpu_capacity.shape, demand.gpu_milli, dtype=np.int64)
+        return np.broadcast_to(np.int64(demand.gpu_milli), state.gpu_capacity.shape)
     mem = state.gpu_memory_mib
     sized = mem > 0
     need = -(-demand.gpu_memory_mib * GPU_MILLI // np.where(sized, mem, 1))

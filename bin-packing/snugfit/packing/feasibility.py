@@ -39,7 +39,8 @@ _MESSAGES = {
 
 def fitting_slots(state: ClusterState, demand: PodDemand) -> NDArray[np.bool_]:
     """(nodes, slots): GPUs of an allowed model whose free share covers the pod's need."""
-    return model_mask(state, demand) & (state.gpu_free >= gpu_need(state, demand))
+    need = demand.gpu_milli if demand.gpu_memory_mib == 0 else gpu_need(state, demand)
+    return model_mask(state, demand) & (state.gpu_free >= need)
 
 
 def feasibility(state: ClusterState, demand: PodDemand) -> NDArray[np.int8]:
@@ -50,9 +51,11 @@ def feasibility(state: ClusterState, demand: PodDemand) -> NDArray[np.int8]:
         reasons[(reasons == 0) & mask] = reason
 
     if demand.gpu_count:
-        allowed_count = model_mask(state, demand).sum(axis=1)
-        has_gpus = state.gpu_count > 0
-        reject(has_gpus & (allowed_count == 0), Reason.GPU_MODEL_NOT_ALLOWED)
+        if demand.allowed_models is None:
+            allowed_count = state.gpu_count
+        else:
+            allowed_count = model_mask(state, demand).sum(axis=1)
+            reject((state.gpu_count > 0) & (allowed_count == 0), Reason.GPU_MODEL_NOT_ALLOWED)
         reject(allowed_count < demand.gpu_count, Reason.TOO_FEW_GPUS)
     reject(state.cpu_free < demand.cpu_milli, Reason.INSUFFICIENT_CPU)
     reject(state.memory_free < demand.memory_mib, Reason.INSUFFICIENT_MEMORY)

@@ -71,7 +71,9 @@ def pick_best(nodes: I64, scores: F64, rng: np.random.Generator, rank: I64 | Non
     return int(best[rng.integers(len(best))])
 
 
-def placement_on(state: ClusterState, demand: PodDemand, node: int, slots: tuple[int, ...]) -> Placement:
+def placement_on(
+    state: ClusterState, demand: PodDemand, node: int, slots: tuple[int, ...]
+) -> Placement:
     need = gpu_need(state, demand)[node]
     return Placement(
         node=node,

@@ -14,22 +14,15 @@ from snugfit.packing.demand import PodDemand
 from snugfit.packing.policies.base import F64, I64, Policy
 
 
-def largest_node(state: ClusterState) -> tuple[int, int]:
-    """CPU (milli) and GPU (milli) of the largest node, the normaliser of vector policies."""
-    return max(int(state.cpu_capacity.max()), 1), max(int(state.gpu_capacity.sum(axis=1).max()), 1)
-
-
 def free_vectors(state: ClusterState, nodes: I64) -> tuple[F64, F64]:
     """Free CPU and free GPU share per node, as fractions of the largest node."""
-    max_cpu, max_gpu = largest_node(state)
-    cpu = state.cpu_free[nodes] / max_cpu
-    gpu = state.gpu_free[nodes].sum(axis=1) / max_gpu
+    cpu = state.cpu_free[nodes] / state.largest_cpu
+    gpu = state.gpu_free[nodes].sum(axis=1) / state.largest_gpu
     return cpu.astype(np.float64), gpu.astype(np.float64)
 
 
 def demand_vector(state: ClusterState, demand: PodDemand) -> tuple[float, float]:
-    max_cpu, max_gpu = largest_node(state)
-    return demand.cpu_milli / max_cpu, demand.total_gpu_milli / max_gpu
+    return demand.cpu_milli / state.largest_cpu, demand.total_gpu_milli / state.largest_gpu
 
 
 class BestFit(Policy):

@@ -22,11 +22,12 @@ class Clustering(Policy):
     def score(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
         if demand.gpu_count == 0:
             return np.zeros(len(nodes))
-        largest = max(int(state.gpu_capacity.sum(axis=1).max()), 1)
+        largest = state.largest_gpu
         base = 25 * (largest - state.gpu_free[nodes].sum(axis=1)) // largest
         kind = PodKind.SHARING if demand.is_sharing else PodKind.WHOLE_GPU
         other = PodKind.WHOLE_GPU if kind == PodKind.SHARING else PodKind.SHARING
         same = state.pods_by_kind[nodes, kind] > 0
         others = state.pods_by_kind[nodes, other] > 0
         bonus = np.where(same, np.where(others, 50, 75), np.where(others, 0, 25))
-        return (base + bonus).astype(np.float64)
+        result: F64 = (base + bonus).astype(np.float64)
+        return result

@@ -23,7 +23,7 @@ class Packing(Policy):
         if demand.gpu_count == 0:
             return np.zeros(len(nodes))
         free = state.gpu_free[nodes]
-        real = state.gpu_capacity[nodes] > 0
+        real = state.gpu_real[nodes]
         idle = real & (free == GPU_MILLI)
         idle_count = idle.sum(axis=1)
         order = np.argsort(free, axis=1, kind="stable")
@@ -42,4 +42,5 @@ class Packing(Policy):
                 np.maximum(100 - percent_left // 10, 50),
             ),
         )
-        return scores.astype(np.float64)
+        result: F64 = scores.astype(np.float64)
+        return result
