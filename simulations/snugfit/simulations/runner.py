@@ -17,15 +17,21 @@ from snugfit.packing.schedule import Scheduler
 from snugfit.packing.workload import shape_counts, target_workload
 from snugfit.simulations.protocol import INFLATION, arrival_sequence
 from snugfit.simulations.replay import ArrivalLog, replay_arrivals
+from snugfit.simulations.timed import TimedLog, replay_timed
 from snugfit.simulations.workload_model import Trace
 
 
 @dataclass(frozen=True)
 class RunSpec:
+    """One replay. mode "arrivals" is the published protocol; "timed" uses the trace's clock."""
+
     policy: str
     seed: int
     sharing: bool = True
     inflation: float = INFLATION
+    mode: str = "arrivals"
+    pending_limit: float | None = None  # timed mode: seconds a pod may wait
+    speedup: float = 1.0  # timed mode: arrival-time compression
 
 
 @dataclass(frozen=True)
@@ -35,27 +41,54 @@ class RunResult:
     seconds: float  # wall time of the replay alone
 
 
+@dataclass(frozen=True)
+class TimedResult:
+    spec: RunSpec
+    log: TimedLog
+    seconds: float
+
+
 def _identity(demand: PodDemand) -> PodDemand:
     return demand
 
 
-def run_benchmark(trace: Trace, spec: RunSpec) -> RunResult:
-    """The published protocol for one policy and seed.
+def _setup(
+    trace: Trace, spec: RunSpec
+) -> tuple[ClusterState, Scheduler, np.random.Generator, Callable[[PodDemand], PodDemand]]:
+    """Empty cluster, scheduler and arrival stream for a run.
 
     The seed drives two independent streams: one orders the arrivals (so every policy sees
     the same sequence for a seed), one is the policy's (tie-break order, random choices).
+    The target workload of fragmentation-aware policies is the trace's task mix.
     """
     demand_of = _identity if spec.sharing else without_sharing
     state = ClusterState.from_nodes(trace.nodes)
     workload = target_workload(shape_counts(demand_of(p.demand) for p in trace.pods), state.models)
-    arrival_rng, policy_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(spec.seed).spawn(2)
-    )
-    arrivals = arrival_sequence(trace.pods, state.total_gpu_milli(), arrival_rng, spec.inflation)
+    streams = np.random.SeedSequence(spec.seed).spawn(2)
+    arrival_rng, policy_rng = (np.random.default_rng(s) for s in streams)
     scheduler = Scheduler(make_policy(spec.policy, PolicyContext(policy_rng, workload)), policy_rng)
+    return state, scheduler, arrival_rng, demand_of
+
+
+def run_benchmark(trace: Trace, spec: RunSpec) -> RunResult:
+    """The published protocol for one policy and seed."""
+    state, scheduler, arrival_rng, demand_of = _setup(trace, spec)
+    arrivals = arrival_sequence(trace.pods, state.total_gpu_milli(), arrival_rng, spec.inflation)
     started = time.perf_counter()
     log = replay_arrivals(state, scheduler, arrivals, demand_of)
     return RunResult(spec, log, time.perf_counter() - started)
+
+
+def run_timed(trace: Trace, spec: RunSpec) -> TimedResult:
+    """The trace on its own clock, with departures and a waiting queue."""
+    state, scheduler, _, demand_of = _setup(trace, spec)
+    started = time.perf_counter()
+    log = replay_timed(state, scheduler, trace.pods, demand_of, spec.pending_limit, spec.speedup)
+    return TimedResult(spec, log, time.perf_counter() - started)
+
+
+def run_one(trace: Trace, spec: RunSpec) -> RunResult | TimedResult:
+    return run_timed(trace, spec) if spec.mode == "timed" else run_benchmark(trace, spec)
 
 
 def default_workers() -> int:
@@ -66,19 +99,19 @@ def run_all(
     trace: Trace,
     specs: Sequence[RunSpec],
     workers: int,
-    on_done: Callable[[RunResult], None] | None = None,
-) -> list[RunResult]:
+    on_done: Callable[[RunResult | TimedResult], None] | None = None,
+) -> list[RunResult | TimedResult]:
     """Run every spec; results come back in the order of ``specs``."""
     if workers <= 1 or len(specs) <= 1:
-        results = []
+        results: list[RunResult | TimedResult] = []
         for spec in specs:
-            results.append(run_benchmark(trace, spec))
+            results.append(run_one(trace, spec))
             if on_done:
                 on_done(results[-1])
         return results
-    by_spec: dict[RunSpec, RunResult] = {}
+    by_spec: dict[RunSpec, RunResult | TimedResult] = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run_benchmark, trace, spec) for spec in specs]
+        futures = [pool.submit(run_one, trace, spec) for spec in specs]
         for future in as_completed(futures):
             result = future.result()
             by_spec[result.spec] = result

@@ -1,0 +1,48 @@
+# Two entry points for people: `make demo` and `make test` (CI runs the latter via .ci/run).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+SRC    := bin-packing scheduler simulations
+
+.PHONY: demo install test lint typecheck contracts unit e2e benchmarks clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+## Install, then replay the shipped default trace under every policy and print the comparison.
+demo: $(STAMP)
+	$(BIN)/snugfit simulate
+
+## Every check: lint, types, layer contracts, unit/property/service tests, end-to-end tests.
+test: lint typecheck contracts unit e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(SRC) tests benchmarks
+	$(BIN)/ruff format --check $(SRC) tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy $(SRC)
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -m "not e2e" tests
+
+e2e: $(STAMP)
+	bash tests/e2e/controlplane/build.sh
+	$(BIN)/pytest -q -m e2e tests/e2e
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/reproduce_published.py
+	$(BIN)/python benchmarks/simulator_speed.py
+
+clean:
+	rm -rf $(VENV) snugfit-out .mypy_cache .ruff_cache .hypothesis
