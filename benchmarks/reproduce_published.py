@@ -25,10 +25,24 @@ from snugfit.simulations.seeds import parse_seeds
 from snugfit.simulations.traces import load_nodes, load_pods
 from snugfit.simulations.workload_model import Trace
 
-POLICIES = ("random", "dotprod", "clustering", "packing", "bestfit", "fgd",
-            "k8s-default", "k8s-mostallocated")  # fmt: skip
-PUBLISHED_NAMES = {"01-Random": "random", "02-DotProd": "dotprod", "03-GpuClustering": "clustering",
-                   "04-GpuPacking": "packing", "05-BestFit": "bestfit", "06-FGD": "fgd"}  # fmt: skip
+POLICIES = (
+    "random",
+    "dotprod",
+    "clustering",
+    "packing",
+    "bestfit",
+    "fgd",
+    "k8s-default",
+    "k8s-mostallocated",
+)
+PUBLISHED_NAMES = {
+    "01-Random": "random",
+    "02-DotProd": "dotprod",
+    "03-GpuClustering": "clustering",
+    "04-GpuPacking": "packing",
+    "05-BestFit": "bestfit",
+    "06-FGD": "fgd",
+}
 
 
 def published_curves(path: Path) -> dict[tuple[str, str], np.ndarray]:
@@ -36,7 +50,10 @@ def published_curves(path: Path) -> dict[tuple[str, str], np.ndarray]:
     rows: dict[tuple[str, str], list[list[float]]] = {}
     with path.open() as handle:
         for row in csv.DictReader(handle):
-            key = (row["workload"].removeprefix("openb_pod_list_"), PUBLISHED_NAMES[row["sc_policy"]])
+            key = (
+                row["workload"].removeprefix("openb_pod_list_"),
+                PUBLISHED_NAMES[row["sc_policy"]],
+            )
             rows.setdefault(key, []).append([float(row[str(x)]) for x in CURVE_LEVELS])
     return {k: np.mean(v, axis=0) for k, v in rows.items()}
 
@@ -50,19 +67,25 @@ def main() -> None:
     args = parser.parse_args()
     openb = args.traces_dir / "alibaba-gpu-v2023"
     nodes = tuple(load_nodes(openb / "openb_node_list_gpu_node.csv"))
-    curves = published_curves(args.traces_dir / "fgd-published-results" / "allocation_by_arrival.csv")
+    curves = published_curves(
+        args.traces_dir / "fgd-published-results" / "allocation_by_arrival.csv"
+    )
     seeds = parse_seeds(args.seeds)
     names = args.trace or list(PUBLISHED_AT_100)
     report: dict[str, dict[str, dict[str, float | None]]] = {}
     for name in names:
         pods_path = openb / f"openb_pod_list_{name}.csv"
-        trace = Trace(nodes, tuple(load_pods(pods_path)), "openb_node_list_gpu_node.csv", pods_path.name)
+        trace = Trace(
+            nodes, tuple(load_pods(pods_path)), "openb_node_list_gpu_node.csv", pods_path.name
+        )
         started = time.perf_counter()
         specs = [RunSpec(p, s) for p in POLICIES for s in seeds]
         results = [r for r in run_all(trace, specs, default_workers()) if isinstance(r, RunResult)]
         report[name] = {}
         print(f"\n## {name} ({len(specs)} runs, {time.perf_counter() - started:.0f} s)")
-        print("| policy | ours @100% | paper @100% | gap | ours @130% | curve gap (mean abs, 0-130%) |")
+        print(
+            "| policy | ours @100% | paper @100% | gap | ours @130% | curve gap (mean abs, 0-130%) |"
+        )
         print("|---|---|---|---|---|---|")
         for policy in POLICIES:
             runs = [r for r in results if r.spec.policy == policy]
@@ -74,12 +97,20 @@ def main() -> None:
             theirs = curves.get((name, policy))
             curve_gap = None if theirs is None else float(np.nanmean(np.abs(ours_curve - theirs)))
             gap = None if paper is None else m100 - paper
-            report[name][policy] = {"mean_100": m100, "sd_100": sd100, "mean_130": m130,
-                                    "sd_130": sd130, "paper_100": paper, "gap_100": gap,
-                                    "curve_gap": curve_gap}  # fmt: skip
-            print(f"| {policy} | {m100:.2f} ± {sd100:.2f} | {'' if paper is None else f'{paper:.2f}'} | "
-                  f"{'' if gap is None else f'{gap:+.2f}'} | {m130:.2f} ± {sd130:.2f} | "
-                  f"{'' if curve_gap is None else f'{curve_gap:.2f}'} |")  # fmt: skip
+            report[name][policy] = {
+                "mean_100": m100,
+                "sd_100": sd100,
+                "mean_130": m130,
+                "sd_130": sd130,
+                "paper_100": paper,
+                "gap_100": gap,
+                "curve_gap": curve_gap,
+            }
+            print(
+                f"| {policy} | {m100:.2f} ± {sd100:.2f} | {'' if paper is None else f'{paper:.2f}'} | "
+                f"{'' if gap is None else f'{gap:+.2f}'} | {m130:.2f} ± {sd130:.2f} | "
+                f"{'' if curve_gap is None else f'{curve_gap:.2f}'} |"
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
 

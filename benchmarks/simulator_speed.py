@@ -61,17 +61,29 @@ def main() -> None:
         return
     rows = []
     for k in (int(s) for s in args.scales.split(",")):
-        cmd = [sys.executable, __file__, "--policy", args.policy, "--seed", str(args.seed),
-               "--child", str(k)]  # fmt: skip
-        rows.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout))
+        cmd = [
+            sys.executable,
+            __file__,
+            "--policy",
+            args.policy,
+            "--seed",
+            str(args.seed),
+            "--child",
+            str(k),
+        ]
+        rows.append(
+            json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        )
     print(f"policy {args.policy}, seed {args.seed}")
     print("| scale | nodes | arrivals | replay s | µs / decision | peak RSS MiB | µs ratio to 1x |")
     print("|---|---|---|---|---|---|---|")
     base = rows[0]["us_per_decision"]
     for r in rows:
-        print(f"| {r['scale']}x | {r['nodes']} | {r['arrivals']} | {r['replay_seconds']:.1f} | "
-              f"{r['us_per_decision']:.0f} | {r['peak_rss_mib']:.0f} | "
-              f"{r['us_per_decision'] / base:.2f} |")  # fmt: skip
+        print(
+            f"| {r['scale']}x | {r['nodes']} | {r['arrivals']} | {r['replay_seconds']:.1f} | "
+            f"{r['us_per_decision']:.0f} | {r['peak_rss_mib']:.0f} | "
+            f"{r['us_per_decision'] / base:.2f} |"
+        )
 
 
 if __name__ == "__main__":

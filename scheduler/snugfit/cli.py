@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from snugfit.scheduler.app.command import serve
 from snugfit.simulations.cli import simulate
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="GPU-aware packing for Kubernetes."
 )
 app.command()(simulate)
+app.command()(serve)
 
 
 @app.callback()

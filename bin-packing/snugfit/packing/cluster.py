@@ -132,8 +132,16 @@ class ClusterState:
             gpu_model=self.gpu_model,
             gpu_memory_mib=self.gpu_memory_mib,
         )
-        for name in ("cpu_used", "memory_used", "gpu_used", "pods_by_kind", "version",
-                     "cpu_free", "memory_free", "gpu_free"):  # fmt: skip
+        for name in (
+            "cpu_used",
+            "memory_used",
+            "gpu_used",
+            "pods_by_kind",
+            "version",
+            "cpu_free",
+            "memory_free",
+            "gpu_free",
+        ):
             setattr(clone, name, getattr(self, name).copy())
         return clone
 

@@ -72,3 +72,33 @@ def summarize(reasons: NDArray[np.int8]) -> str:
     parts = [f"{n} {r.message}" for r, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     head = f"{fit}/{len(reasons)} nodes are available"
     return head + (": " + ", ".join(parts) if parts else "") + "."
+
+
+def explain(state: ClusterState, demand: PodDemand, node: int, reason: Reason) -> str:
+    """A sentence for people on why ``node`` was rejected, with the numbers behind it."""
+    if reason == Reason.INSUFFICIENT_CPU:
+        return f"insufficient cpu: pod needs {demand.cpu_milli}m, {state.cpu_free[node]}m free"
+    if reason == Reason.INSUFFICIENT_MEMORY:
+        return (
+            f"insufficient memory: pod needs {demand.memory_mib}Mi, "
+            f"{state.memory_free[node]}Mi free"
+        )
+    models = sorted({state.models[m] for m in state.gpu_model[node] if m >= 0})
+    if reason == Reason.GPU_MODEL_NOT_ALLOWED:
+        allowed = sorted(demand.allowed_models or ())
+        return f"GPU model {', '.join(models)} not among the allowed {', '.join(allowed)}"
+    if reason == Reason.TOO_FEW_GPUS:
+        return f"pod needs {demand.gpu_count} GPUs, node has {int(state.gpu_count[node])}"
+    if reason == Reason.NO_GPU_WITH_ENOUGH_FREE_SHARE:
+        want = (
+            f"{demand.gpu_memory_mib}Mi of GPU memory"
+            if demand.gpu_memory_mib
+            else f"{demand.gpu_milli}m of a GPU"
+        )
+        free = ", ".join(
+            f"{int(f)}m"
+            for f, real in zip(state.gpu_free[node], state.gpu_real[node], strict=True)
+            if real
+        )
+        return f"pod needs {demand.gpu_count} GPU(s) with {want} free each; free per GPU: {free}"
+    return reason.message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,11 +23,19 @@ from snugfit.simulations.trace_error import TraceError
 from snugfit.simulations.traces import resolve
 from snugfit.simulations.workload_model import Trace
 
-DEFAULT_POLICIES = ("random", "dotprod", "clustering", "packing", "bestfit", "fgd",
-                    "k8s-default", "k8s-mostallocated")  # fmt: skip
+DEFAULT_POLICIES = (
+    "random",
+    "dotprod",
+    "clustering",
+    "packing",
+    "bestfit",
+    "fgd",
+    "k8s-default",
+    "k8s-mostallocated",
+)
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     arrivals = "arrivals"
     timed = "timed"
 
@@ -60,15 +68,22 @@ def _timed_table(trace: str, results: Sequence[TimedResult]) -> Table:
 
 def _run(name: str, trace: Trace, specs: list[RunSpec], workers: int, quiet: bool) -> list[Any]:
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=Console(stderr=True), disable=quiet, transient=True,
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+        transient=True,
+    )
     with progress:
         task = progress.add_task(f"replaying '{name}'", total=len(specs))
         return run_all(trace, specs, workers, on_done=lambda _: progress.advance(task))
 
 
-def _write_arrivals(out: Path, name: str, results: list[RunResult], sharing: bool) -> dict[str, Any]:
+def _write_arrivals(
+    out: Path, name: str, results: list[RunResult], sharing: bool
+) -> dict[str, Any]:
     outputs.write_curves(out / "curves.csv", name, results)
     outputs.write_arrivals(out / "arrivals.csv.gz", results)
     outputs.plot_curves(out / "unallocated_gpu.png", name, results)
@@ -84,15 +99,29 @@ def _write_timed(out: Path, name: str, results: list[TimedResult]) -> dict[str, 
 def simulate(
     trace: Annotated[str, typer.Option(help="A shipped trace by name.")] = "default",
     pods: Annotated[Path | None, typer.Option(help="Pod list: openb CSV or snugfit YAML.")] = None,
-    nodes: Annotated[Path | None, typer.Option(help="Node list (default: shipped openb GPU nodes).")] = None,
-    policy: Annotated[list[str] | None, typer.Option(help="Policy, repeatable (default: all).")] = None,
-    seeds: Annotated[str, typer.Option(help="A range '42-51', one seed, or a list '42,45'.")] = "42-51",
-    mode: Annotated[Mode, typer.Option(help="arrivals: published protocol; timed: trace clock.")] = Mode.arrivals,
-    no_sharing: Annotated[bool, typer.Option("--no-sharing", help="Fractional pods take whole GPUs.")] = False,
-    pending_limit: Annotated[float | None, typer.Option(help="Timed: seconds a pod may wait.")] = None,
+    nodes: Annotated[
+        Path | None, typer.Option(help="Node list (default: shipped openb GPU nodes).")
+    ] = None,
+    policy: Annotated[
+        list[str] | None, typer.Option(help="Policy, repeatable (default: all).")
+    ] = None,
+    seeds: Annotated[
+        str, typer.Option(help="A range '42-51', one seed, or a list '42,45'.")
+    ] = "42-51",
+    mode: Annotated[
+        Mode, typer.Option(help="arrivals: published protocol; timed: trace clock.")
+    ] = Mode.arrivals,
+    no_sharing: Annotated[
+        bool, typer.Option("--no-sharing", help="Fractional pods take whole GPUs.")
+    ] = False,
+    pending_limit: Annotated[
+        float | None, typer.Option(help="Timed: seconds a pod may wait.")
+    ] = None,
     speedup: Annotated[float, typer.Option(help="Timed: divide arrival times by this.")] = 1.0,
     workers: Annotated[int, typer.Option(help="Parallel processes (default: one per core).")] = 0,
-    output_dir: Annotated[Path, typer.Option(help="Where curves, logs and plots go.")] = Path("snugfit-out"),
+    output_dir: Annotated[Path, typer.Option(help="Where curves, logs and plots go.")] = Path(
+        "snugfit-out"
+    ),
     json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON summary.")] = False,
 ) -> None:
     """Replay a trace under each policy and print how much GPU capacity each leaves unused."""
@@ -110,11 +139,17 @@ def simulate(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     specs = [
-        RunSpec(p, s, sharing=not no_sharing, mode=mode.value, pending_limit=pending_limit,
-                speedup=speedup)
+        RunSpec(
+            p,
+            s,
+            sharing=not no_sharing,
+            mode=mode.value,
+            pending_limit=pending_limit,
+            speedup=speedup,
+        )
         for p in names
         for s in seed_list
-    ]  # fmt: skip
+    ]
     results = _run(trace_name, loaded, specs, workers or default_workers(), quiet=json_out)
     output_dir.mkdir(parents=True, exist_ok=True)
     if mode is Mode.timed:

@@ -28,12 +28,21 @@ def write_arrivals(path: Path, results: Sequence[RunResult]) -> None:
     """Every arrival of every run: GPU milli requested so far and allocated after it."""
     with gzip.open(path, "wt", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["policy", "seed", "arrival", "placed", "arrived_gpu_milli",
-                         "allocated_gpu_milli"])  # fmt: skip
+        writer.writerow(
+            ["policy", "seed", "arrival", "placed", "arrived_gpu_milli", "allocated_gpu_milli"]
+        )
         for r in results:
             for i in range(len(r.log.arrived)):
-                writer.writerow([r.spec.policy, r.spec.seed, i, int(r.log.placed[i]),
-                                 int(r.log.arrived[i]), int(r.log.allocated[i])])  # fmt: skip
+                writer.writerow(
+                    [
+                        r.spec.policy,
+                        r.spec.seed,
+                        i,
+                        int(r.log.placed[i]),
+                        int(r.log.arrived[i]),
+                        int(r.log.allocated[i]),
+                    ]
+                )
 
 
 def plot_curves(path: Path, trace: str, results: Sequence[RunResult]) -> None:

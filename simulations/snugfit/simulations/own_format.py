@@ -31,15 +31,26 @@ import yaml
 
 from snugfit.packing.cluster import GPU_MILLI, GpuSpec, NodeSpec
 from snugfit.packing.demand import PodDemand
-from snugfit.simulations.quantity import cpu_milli, mebibytes
+from snugfit.packing.quantity import cpu_milli, mebibytes
 from snugfit.simulations.trace_error import TraceError
 from snugfit.simulations.workload_model import TracePod
 
 T = TypeVar("T")
 NODE_KEYS = {"name", "count", "cpu", "memory", "gpus"}
 GPU_KEYS = {"model", "count", "memory"}
-POD_KEYS = {"name", "count", "cpu", "memory", "gpus", "gpu_share", "gpu_memory", "gpu_models",
-            "start", "duration", "end"}  # fmt: skip
+POD_KEYS = {
+    "name",
+    "count",
+    "cpu",
+    "memory",
+    "gpus",
+    "gpu_share",
+    "gpu_memory",
+    "gpu_models",
+    "start",
+    "duration",
+    "end",
+}
 
 
 def _entries(path: Path, section: str) -> list[tuple[int, Any]]:

@@ -14,8 +14,14 @@ from snugfit.simulations.metrics import mean_sd
 from snugfit.simulations.runner import TimedResult
 from snugfit.simulations.timed import stranded_gpu_hours, time_weighted_mean
 
-COLUMNS = ("mean allocated GPU %", "peak allocated GPU %", "placed", "failed",
-           "p95 wait s", "stranded GPU-h")  # fmt: skip
+COLUMNS = (
+    "mean allocated GPU %",
+    "peak allocated GPU %",
+    "placed",
+    "failed",
+    "p95 wait s",
+    "stranded GPU-h",
+)
 
 
 def run_metrics(r: TimedResult) -> dict[str, float]:
@@ -63,15 +69,17 @@ def to_json(trace: str, results: Sequence[TimedResult]) -> dict[str, Any]:
 def table_rows(results: Sequence[TimedResult]) -> list[list[str]]:
     rows = []
     for policy, m in summarize_timed(results).items():
-        rows.append([
-            policy,
-            f"{m['mean_allocated_gpu_pct'][0]:.2f}",
-            f"{m['peak_allocated_gpu_pct'][0]:.2f}",
-            f"{m['placed'][0]:.0f}",
-            f"{m['failed'][0]:.0f}",
-            f"{m['wait_p95_s'][0]:.0f}",
-            f"{m['stranded_gpu_hours'][0]:.1f}",
-        ])  # fmt: skip
+        rows.append(
+            [
+                policy,
+                f"{m['mean_allocated_gpu_pct'][0]:.2f}",
+                f"{m['peak_allocated_gpu_pct'][0]:.2f}",
+                f"{m['placed'][0]:.0f}",
+                f"{m['failed'][0]:.0f}",
+                f"{m['wait_p95_s'][0]:.0f}",
+                f"{m['stranded_gpu_hours'][0]:.1f}",
+            ]
+        )
     return rows
 
 

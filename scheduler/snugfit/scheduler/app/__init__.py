@@ -1,0 +1,1 @@
+"""The extender service: configuration, HTTP handlers, binding, metrics."""

@@ -1,0 +1,224 @@
+"""Filter, prioritize and bind for one pod at a time, scored by the packing core.
+
+The scoring is the simulator's: the same policy object from the same registry, the same
+Scheduler.scores and the same GPU choice. Nothing here re-implements a score.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from snugfit.packing.cluster import ClusterState, OverCommitError
+from snugfit.packing.demand import PodDemand
+from snugfit.packing.feasibility import Reason, explain, feasibility
+from snugfit.packing.policies import PolicyContext, make_policy
+from snugfit.packing.schedule import Scheduler, placement_on
+from snugfit.packing.workload import target_workload
+from snugfit.scheduler.app.config import ExtenderConfig
+from snugfit.scheduler.cache.cluster_cache import ClusterCache
+from snugfit.scheduler.protocol import resources as r
+from snugfit.scheduler.protocol.assignment import GpuAssignment
+from snugfit.scheduler.protocol.pod_requests import PodRequestError
+from snugfit.scheduler.protocol.wire import (
+    MAX_EXTENDER_PRIORITY,
+    BindingArgs,
+    ExtenderArgs,
+    FilterResult,
+)
+
+log = logging.getLogger("snugfit.extender")
+UNRESOLVABLE = (Reason.GPU_MODEL_NOT_ALLOWED, Reason.TOO_FEW_GPUS)
+
+# Binder: (namespace, name, uid, node, annotation value, pod) -> awaitable; raises on failure.
+Binder = Callable[[str, str, str, str, str, dict[str, Any]], Awaitable[None]]
+PodFetcher = Callable[[str, str], Awaitable[dict[str, Any]]]
+
+
+def extender_scores(scores: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Policy scores mapped onto the extender range 0..10, keeping the best at 10."""
+    if len(scores) == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo, hi = float(scores.min()), float(scores.max())
+    if hi == lo:
+        return np.full(len(scores), MAX_EXTENDER_PRIORITY, dtype=np.int64)
+    scaled = np.floor((scores - lo) * MAX_EXTENDER_PRIORITY / (hi - lo) + 0.5)
+    return scaled.astype(np.int64)
+
+
+class Extender:
+    def __init__(self, config: ExtenderConfig, cache: ClusterCache) -> None:
+        self.config = config
+        self.cache = cache
+        self.rng = np.random.default_rng(config.seed)
+        self._scheduler: Scheduler | None = None
+        self._shapes_seen = 0
+        self._state_seen: ClusterState | None = None
+
+    # ---- the policy ------------------------------------------------------------------------
+    def scheduler(self) -> Scheduler:
+        """The policy, rebuilt (with the target workload learned from the pods seen so far)
+        on first use, when the cluster's nodes change, and after every
+        ``workload_refresh_pods`` new GPU pods."""
+        seen = sum(self.cache.shapes.values())
+        state = self.cache.state()
+        stale = self._scheduler is None or state is not self._state_seen
+        if stale or seen >= self._shapes_seen + self.config.workload_refresh_pods:
+            workload = target_workload(self.cache.shapes, state.models)
+            policy = make_policy(self.config.policy, PolicyContext(self.rng, workload))
+            self._scheduler = Scheduler(policy, self.rng)
+            self._shapes_seen, self._state_seen = seen, state
+        assert self._scheduler is not None
+        return self._scheduler
+
+    # ---- filter and prioritize -------------------------------------------------------------
+    def _evaluate(
+        self, args: ExtenderArgs
+    ) -> tuple[ClusterState, PodDemand, list[int | None], NDArray[np.int8]]:
+        state = self.cache.state()
+        demand = self.cache.demand_of(args.pod)
+        indexes = [self.cache.node_index(n) for n in args.node_names]
+        return state, demand, indexes, feasibility(state, demand)
+
+    def filter(self, args: ExtenderArgs) -> FilterResult:
+        try:
+            state, demand, indexes, reasons = self._evaluate(args)
+        except PodRequestError as exc:
+            return FilterResult(error=f"snugfit: pod {args.pod_key}: {exc}")
+        result = FilterResult(nodes=[] if args.nodes is not None else None)
+        fitting: list[tuple[int, int]] = []  # (position in request, node index)
+        for position, (name, index) in enumerate(zip(args.node_names, indexes, strict=True)):
+            if index is None:
+                why = self.cache.node_errors.get(name, "node not yet known to snugfit")
+                result.failed[name] = f"snugfit: {why}"
+                continue
+            reason = Reason(int(reasons[index]))
+            if reason == Reason.FITS:
+                fitting.append((position, index))
+                continue
+            target = result.failed_unresolvable if reason in UNRESOLVABLE else result.failed
+            target[name] = f"snugfit: {explain(state, demand, index, reason)}"
+        if self.config.mode == "narrow" and len(fitting) > 1:
+            fitting = self._best_only(state, demand, fitting, args, result)
+        for position, _ in fitting:
+            result.node_names.append(args.node_names[position])
+            if args.nodes is not None and result.nodes is not None:
+                result.nodes.append(args.nodes[position])
+        return result
+
+    def _best_only(
+        self,
+        state: ClusterState,
+        demand: PodDemand,
+        fitting: list[tuple[int, int]],
+        args: ExtenderArgs,
+        result: FilterResult,
+    ) -> list[tuple[int, int]]:
+        nodes = np.array([i for _, i in fitting], dtype=np.int64)
+        scores = self.scheduler().scores(state, demand, nodes)
+        best = scores.max()
+        for (position, _), score in zip(fitting, scores, strict=True):
+            if score < best:
+                result.failed[args.node_names[position]] = (
+                    f"snugfit: another node packs this pod better (score {score:g} < {best:g})"
+                )
+        return [f for f, s in zip(fitting, scores, strict=True) if s == best]
+
+    def prioritize(self, args: ExtenderArgs) -> dict[str, int]:
+        """Scores 0..10 for every node in the request (0 where the pod does not fit)."""
+        try:
+            state, demand, indexes, reasons = self._evaluate(args)
+        except PodRequestError:
+            return dict.fromkeys(args.node_names, 0)
+        fit = [
+            (n, i)
+            for n, i in zip(args.node_names, indexes, strict=True)
+            if i is not None and reasons[i] == Reason.FITS
+        ]
+        out = dict.fromkeys(args.node_names, 0)
+        if fit:
+            nodes = np.array([i for _, i in fit], dtype=np.int64)
+            scaled = extender_scores(self.scheduler().scores(state, demand, nodes))
+            out.update({name: int(s) for (name, _), s in zip(fit, scaled, strict=True)})
+        return out
+
+    # ---- bind ------------------------------------------------------------------------------
+    async def bind(self, args: BindingArgs, fetch_pod: PodFetcher, bind_pod: Binder) -> str:
+        """Choose GPUs, reserve them, record them on the pod, create the Binding. Returns an
+        error message, or "" on success; a failure leaves no reservation behind."""
+        pod = self.cache.pods.get(args.pod_uid)
+        if pod is None:
+            try:
+                pod = await fetch_pod(args.pod_namespace, args.pod_name)
+            except Exception as exc:
+                return f"snugfit: cannot read pod {args.pod_namespace}/{args.pod_name}: {exc}"
+            if (pod.get("metadata") or {}).get("uid") != args.pod_uid:
+                return (
+                    f"snugfit: pod {args.pod_namespace}/{args.pod_name} was replaced (UID changed)"
+                )
+        index = self.cache.node_index(args.node)
+        if index is None:
+            return f"snugfit: node {args.node} is not known"
+        try:
+            demand = self.cache.demand_of(pod)
+        except PodRequestError as exc:
+            return f"snugfit: pod {args.pod_namespace}/{args.pod_name}: {exc}"
+        state = self.cache.state()
+        reason = Reason(int(feasibility(state, demand)[index]))
+        if reason != Reason.FITS:
+            return f"snugfit: pod no longer fits on {args.node}: {explain(state, demand, index, reason)}"
+        slots = self.scheduler().policy.choose_gpus(state, demand, index)
+        placement = placement_on(state, demand, index, slots)
+        try:
+            self.cache.assume(args.pod_uid, args.node, placement)
+        except OverCommitError as exc:
+            return f"snugfit: cannot reserve GPUs on {args.node}: {exc}"
+        devices = self.cache.inventories[args.node].devices
+        uuids = tuple(devices[s].uuid if s < len(devices) else "" for s in slots)
+        assignment = GpuAssignment(args.node, slots, placement.gpu_milli, uuids)
+        try:
+            await bind_pod(
+                args.pod_namespace, args.pod_name, args.pod_uid, args.node, assignment.encode(), pod
+            )
+        except Exception as exc:
+            self.cache.forget(args.pod_uid)
+            log.warning(
+                "bind failed; reservation released",
+                extra={
+                    "pod": f"{args.pod_namespace}/{args.pod_name}",
+                    "node": args.node,
+                    "error": str(exc),
+                },
+            )
+            return f"snugfit: bind of {args.pod_namespace}/{args.pod_name} to {args.node} failed: {exc}"
+        log.info(
+            "bound",
+            extra={
+                "pod": f"{args.pod_namespace}/{args.pod_name}",
+                "node": args.node,
+                "gpus": list(slots),
+                "milli": list(placement.gpu_milli),
+            },
+        )
+        return ""
+
+
+def annotation_patch(pod: dict[str, Any], uid: str, value: str) -> list[dict[str, Any]]:
+    """JSON patch that records the assignment only if the pod is still the same pod."""
+    ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/uid", "value": uid}]
+    if (pod.get("metadata") or {}).get("annotations"):
+        key = r.ASSIGNMENT_ANNOTATION.replace("~", "~0").replace("/", "~1")
+        ops.append({"op": "add", "path": f"/metadata/annotations/{key}", "value": value})
+    else:
+        ops.append(
+            {
+                "op": "add",
+                "path": "/metadata/annotations",
+                "value": {r.ASSIGNMENT_ANNOTATION: value},
+            }
+        )
+    return ops

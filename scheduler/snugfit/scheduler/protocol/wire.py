@@ -1,0 +1,132 @@
+"""The kube-scheduler extender wire format (k8s.io/kube-scheduler/extender/v1).
+
+Top-level keys are Go's capitalised field names (the scheduler's decoder also accepts other
+cases); nested Kubernetes objects use their usual camelCase keys. Prioritize replies are a bare
+JSON array of {"Host", "Score"} with integer scores in 0..10.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MIN_EXTENDER_PRIORITY = 0
+MAX_EXTENDER_PRIORITY = 10
+
+JsonObject = dict[str, Any]
+
+
+class WireError(ValueError):
+    """A request that does not follow the protocol; the message says what is wrong."""
+
+
+def _get(obj: JsonObject, key: str) -> Any:
+    """Case-insensitive key lookup, as Go's JSON decoder does for these structs."""
+    if key in obj:
+        return obj[key]
+    lowered = key.lower()
+    for k, v in obj.items():
+        if k.lower() == lowered:
+            return v
+    return None
+
+
+def _object(value: Any, what: str) -> JsonObject:
+    if not isinstance(value, dict):
+        raise WireError(f"{what} must be a JSON object")
+    return value
+
+
+def _string(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise WireError(f"{what} must be a non-empty string")
+    return value
+
+
+@dataclass(frozen=True)
+class ExtenderArgs:
+    """Filter and prioritize requests: the pod and either node names or full Node objects."""
+
+    pod: JsonObject
+    node_names: tuple[str, ...]
+    nodes: tuple[JsonObject, ...] | None  # full Node objects when not nodeCacheCapable
+
+    @property
+    def pod_key(self) -> str:
+        meta = self.pod.get("metadata") or {}
+        return f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}"
+
+
+def parse_extender_args(body: Any) -> ExtenderArgs:
+    args = _object(body, "request body")
+    pod = _object(_get(args, "Pod"), "Pod")
+    _object(pod.get("metadata"), "Pod.metadata")
+    names = _get(args, "NodeNames")
+    node_list = _get(args, "Nodes")
+    if names is not None:
+        if not isinstance(names, list):
+            raise WireError("NodeNames must be a list of strings")
+        return ExtenderArgs(pod, tuple(_string(n, "NodeNames[]") for n in names), None)
+    if node_list is not None:
+        items = _object(node_list, "Nodes").get("items")
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise WireError("Nodes.items must be a list")
+        nodes = tuple(_object(n, "Nodes.items[]") for n in items)
+        node_names = tuple(
+            _string(_object(n.get("metadata"), "Nodes.items[].metadata").get("name"), "node name")
+            for n in nodes
+        )
+        return ExtenderArgs(pod, node_names, nodes)
+    raise WireError("request has neither NodeNames nor Nodes")
+
+
+@dataclass(frozen=True)
+class BindingArgs:
+    pod_name: str
+    pod_namespace: str
+    pod_uid: str
+    node: str
+
+
+def parse_binding_args(body: Any) -> BindingArgs:
+    args = _object(body, "request body")
+    return BindingArgs(
+        pod_name=_string(_get(args, "PodName"), "PodName"),
+        pod_namespace=_string(_get(args, "PodNamespace"), "PodNamespace"),
+        pod_uid=_string(_get(args, "PodUID"), "PodUID"),
+        node=_string(_get(args, "Node"), "Node"),
+    )
+
+
+@dataclass
+class FilterResult:
+    """Nodes that pass and, for the others, a reason a person can read in the pod's events."""
+
+    node_names: list[str] = field(default_factory=list)
+    nodes: list[JsonObject] | None = None
+    failed: dict[str, str] = field(default_factory=dict)
+    failed_unresolvable: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+    def to_wire(self, cache_capable: bool) -> JsonObject:
+        return {
+            "NodeNames": self.node_names if cache_capable else None,
+            "Nodes": None if cache_capable else {"items": self.nodes or []},
+            "FailedNodes": self.failed,
+            "FailedAndUnresolvableNodes": self.failed_unresolvable,
+            "Error": self.error,
+        }
+
+
+def filter_error(message: str) -> JsonObject:
+    return FilterResult(error=message).to_wire(cache_capable=True)
+
+
+def host_priorities(scores: dict[str, int]) -> list[JsonObject]:
+    return [{"Host": host, "Score": int(score)} for host, score in scores.items()]
+
+
+def binding_result(error: str = "") -> JsonObject:
+    return {"Error": error}
