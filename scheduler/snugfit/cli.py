@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from snugfit.scheduler.agent.command import agent
 from snugfit.scheduler.app.command import serve
 from snugfit.simulations.cli import simulate
 
@@ -12,6 +13,7 @@ app = typer.Typer(
 )
 app.command()(simulate)
 app.command()(serve)
+app.command()(agent)
 
 
 @app.callback()
