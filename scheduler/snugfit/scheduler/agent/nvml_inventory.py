@@ -42,10 +42,8 @@ def read_gpus(nvml: ModuleType) -> list[GpuDevice]:
     except Exception as exc:
         raise NvmlUnavailableError(f"NVML query failed: {exc}") from None
     finally:
-        try:
+        with contextlib.suppress(Exception):  # a failed shutdown changes nothing we report
             nvml.nvmlShutdown()
-        except Exception:
-            pass
 
 
 def load_nvml() -> ModuleType:
