@@ -102,3 +102,25 @@ def explain(state: ClusterState, demand: PodDemand, node: int, reason: Reason) -
         )
         return f"pod needs {demand.gpu_count} GPU(s) with {want} free each; free per GPU: {free}"
     return reason.message
+
+
+def reason_message(demand: PodDemand, reason: Reason) -> str:
+    """The same sentence for every node rejected for ``reason``, so that kube-scheduler's
+    summary ("0/500 nodes are available: 300 <message>, 200 <message>") stays readable."""
+    if reason == Reason.INSUFFICIENT_CPU:
+        return f"insufficient cpu for {demand.cpu_milli}m"
+    if reason == Reason.INSUFFICIENT_MEMORY:
+        return f"insufficient memory for {demand.memory_mib}Mi"
+    if reason == Reason.GPU_MODEL_NOT_ALLOWED:
+        return f"no GPU of the allowed models ({', '.join(sorted(demand.allowed_models or ()))})"
+    if reason == Reason.TOO_FEW_GPUS:
+        return f"fewer than {demand.gpu_count} GPUs"
+    if reason == Reason.NO_GPU_WITH_ENOUGH_FREE_SHARE:
+        each = (
+            f"{demand.gpu_memory_mib}Mi of GPU memory"
+            if demand.gpu_memory_mib
+            else f"{demand.gpu_milli / 1000:g} of a GPU"
+        )
+        count = "no GPU" if demand.gpu_count == 1 else f"fewer than {demand.gpu_count} GPUs"
+        return f"{count} with {each} free"
+    return reason.message

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from snugfit.packing.cluster import ClusterState, OverCommitError
 from snugfit.packing.demand import PodDemand
-from snugfit.packing.feasibility import Reason, explain, feasibility
+from snugfit.packing.feasibility import Reason, explain, feasibility, reason_message
 from snugfit.packing.policies import PolicyContext, make_policy
 from snugfit.packing.schedule import Scheduler, placement_on
 from snugfit.packing.workload import target_workload
@@ -33,6 +33,8 @@ from snugfit.scheduler.protocol.wire import (
 
 log = logging.getLogger("snugfit.extender")
 UNRESOLVABLE = (Reason.GPU_MODEL_NOT_ALLOWED, Reason.TOO_FEW_GPUS)
+UNKNOWN_NODE = -1
+I64 = NDArray[np.int64]
 
 # Binder: (namespace, name, uid, node, annotation value, pod) -> awaitable; raises on failure.
 Binder = Callable[[str, str, str, str, str, dict[str, Any]], Awaitable[None]]
@@ -58,6 +60,8 @@ class Extender:
         self._scheduler: Scheduler | None = None
         self._shapes_seen = 0
         self._state_seen: ClusterState | None = None
+        self._rows_seen: dict[tuple[str, ...], I64] = {}
+        self._rows_state: ClusterState | None = None
 
     # ---- the policy ------------------------------------------------------------------------
     def scheduler(self) -> Scheduler:
@@ -76,75 +80,74 @@ class Extender:
         return self._scheduler
 
     # ---- filter and prioritize -------------------------------------------------------------
-    def _evaluate(
-        self, args: ExtenderArgs
-    ) -> tuple[ClusterState, PodDemand, list[int | None], NDArray[np.int8]]:
+    def _evaluate(self, args: ExtenderArgs) -> tuple[ClusterState, PodDemand, I64, I64]:
+        """State, demand, the requested nodes' rows (-1 if unknown) and reason codes (-1 if
+        unknown, 0 where the pod fits)."""
         state = self.cache.state()
         demand = self.cache.demand_of(args.pod)
-        indexes = [self.cache.node_index(n) for n in args.node_names]
-        return state, demand, indexes, feasibility(state, demand)
+        rows = self._rows(state, args.node_names)
+        reasons = feasibility(state, demand).astype(np.int64)
+        codes = np.where(rows >= 0, reasons[np.maximum(rows, 0)], UNKNOWN_NODE)
+        return state, demand, rows, codes
+
+    def _rows(self, state: ClusterState, names: tuple[str, ...]) -> I64:
+        """Rows of the named nodes (-1 if unknown); kube-scheduler sends the same list for
+        pod after pod, so the last lists are remembered until the nodes change."""
+        if state is not self._rows_state or len(self._rows_seen) >= 4:
+            self._rows_seen, self._rows_state = {}, state
+        rows = self._rows_seen.get(names)
+        if rows is None:
+            index = self.cache.indexes()
+            rows = np.fromiter((index.get(n, -1) for n in names), np.int64, len(names))
+            self._rows_seen[names] = rows
+        return rows
 
     def filter(self, args: ExtenderArgs) -> FilterResult:
         try:
-            state, demand, indexes, reasons = self._evaluate(args)
+            state, demand, rows, codes = self._evaluate(args)
         except PodRequestError as exc:
             return FilterResult(error=f"snugfit: pod {args.pod_key}: {exc}")
         result = FilterResult(nodes=[] if args.nodes is not None else None)
-        fitting: list[tuple[int, int]] = []  # (position in request, node index)
-        for position, (name, index) in enumerate(zip(args.node_names, indexes, strict=True)):
-            if index is None:
-                why = self.cache.node_errors.get(name, "node not yet known to snugfit")
-                result.failed[name] = f"snugfit: {why}"
+        names = args.node_names
+        for code in np.unique(codes[codes != Reason.FITS]):
+            rejected = np.flatnonzero(codes == code)
+            if code == UNKNOWN_NODE:
+                for p in rejected:
+                    why = self.cache.node_errors.get(names[p], "node not yet known to snugfit")
+                    result.failed[names[p]] = f"snugfit: {why}"
                 continue
-            reason = Reason(int(reasons[index]))
-            if reason == Reason.FITS:
-                fitting.append((position, index))
-                continue
+            reason = Reason(int(code))
+            message = f"snugfit: {reason_message(demand, reason)}"
             target = result.failed_unresolvable if reason in UNRESOLVABLE else result.failed
-            target[name] = f"snugfit: {explain(state, demand, index, reason)}"
+            target.update((names[p], message) for p in rejected)
+        fitting = np.flatnonzero(codes == Reason.FITS)
         if self.config.mode == "narrow" and len(fitting) > 1:
-            fitting = self._best_only(state, demand, fitting, args, result)
-        for position, _ in fitting:
-            result.node_names.append(args.node_names[position])
-            if args.nodes is not None and result.nodes is not None:
-                result.nodes.append(args.nodes[position])
+            scores = self.scheduler().scores(state, demand, rows[fitting])
+            best = scores.max()
+            message = "snugfit: another node packs this pod better"
+            result.failed.update((names[p], message) for p in fitting[scores < best])
+            fitting = fitting[scores == best]
+        result.node_names = [names[p] for p in fitting]
+        if args.nodes is not None:
+            result.nodes = [args.nodes[p] for p in fitting]
         return result
 
-    def _best_only(
-        self,
-        state: ClusterState,
-        demand: PodDemand,
-        fitting: list[tuple[int, int]],
-        args: ExtenderArgs,
-        result: FilterResult,
-    ) -> list[tuple[int, int]]:
-        nodes = np.array([i for _, i in fitting], dtype=np.int64)
-        scores = self.scheduler().scores(state, demand, nodes)
-        best = scores.max()
-        for (position, _), score in zip(fitting, scores, strict=True):
-            if score < best:
-                result.failed[args.node_names[position]] = (
-                    f"snugfit: another node packs this pod better (score {score:g} < {best:g})"
-                )
-        return [f for f, s in zip(fitting, scores, strict=True) if s == best]
-
     def prioritize(self, args: ExtenderArgs) -> dict[str, int]:
-        """Scores 0..10 for every node in the request (0 where the pod does not fit)."""
+        """Scores 1..10 for the nodes where the pod fits and that score above the lowest;
+        the nodes left out get 0 from kube-scheduler, which is what they would get here."""
         try:
-            state, demand, indexes, reasons = self._evaluate(args)
+            state, demand, rows, codes = self._evaluate(args)
         except PodRequestError:
-            return dict.fromkeys(args.node_names, 0)
-        fit = [
-            (n, i)
-            for n, i in zip(args.node_names, indexes, strict=True)
-            if i is not None and reasons[i] == Reason.FITS
-        ]
-        out = dict.fromkeys(args.node_names, 0)
-        if fit:
-            nodes = np.array([i for _, i in fit], dtype=np.int64)
-            scaled = extender_scores(self.scheduler().scores(state, demand, nodes))
-            out.update({name: int(s) for (name, _), s in zip(fit, scaled, strict=True)})
-        return out
+            return {}
+        fitting = np.flatnonzero(codes == Reason.FITS)
+        if len(fitting) == 0:
+            return {}
+        scaled = extender_scores(self.scheduler().scores(state, demand, rows[fitting]))
+        positive = scaled > 0
+        names = args.node_names
+        return dict(
+            zip((names[p] for p in fitting[positive]), scaled[positive].tolist(), strict=True)
+        )
 
     # ---- bind ------------------------------------------------------------------------------
     async def bind(self, args: BindingArgs, fetch_pod: PodFetcher, bind_pod: Binder) -> str:

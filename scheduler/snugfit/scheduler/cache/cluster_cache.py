@@ -76,8 +76,12 @@ class ClusterCache:
         return self._state
 
     def node_index(self, name: str) -> int | None:
+        return self.indexes().get(name)
+
+    def indexes(self) -> dict[str, int]:
+        """Node name -> row of the ClusterState."""
         self.state()
-        return self._index.get(name)
+        return self._index
 
     def demand_of(self, pod: Mapping[str, Any]) -> PodDemand:
         return pod_demand(dict(pod), self.state().models, self.gpushare_unit_mib)

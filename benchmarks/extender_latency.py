@@ -1,0 +1,158 @@
+"""Extender latency on loopback: filter + prioritize for one pod at 100 / 1,000 / 5,000 nodes.
+
+The extender runs in its own process (the production app factory, fed Node and Pod objects as
+its watches would feed it: openb node shapes, an agent inventory annotation on each node, and
+pods filling about half the GPUs). A client in this process sends filter then prioritize for
+a fractional-GPU pod, as kube-scheduler does, in node-names mode (nodeCacheCapable) and in
+full-nodes mode, and reports p50 / p99 of each verb and of the pair.
+
+    python benchmarks/extender_latency.py [--nodes 100,1000,5000] [--requests 300] [--policy fgd]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import socket
+import time
+from typing import Any
+
+import aiohttp
+import numpy as np
+import orjson
+from aiohttp import web
+
+from snugfit.scheduler.app.config import ExtenderConfig
+from snugfit.scheduler.app.server import build_app
+from snugfit.scheduler.cache.cluster_cache import ClusterCache
+from snugfit.scheduler.protocol.inventory import GpuDevice, encode_inventory
+from snugfit.simulations.traces import DEFAULT_NODES, SHIPPED, load_nodes, load_pods, shipped_path
+
+MODEL_MEMORY = {"P100": 16384, "T4": 15360, "V100M16": 16384, "V100M32": 32768, "A10": 23028,
+                "G2": 32768, "G3": 81920}  # fmt: skip
+
+
+def node_object(i: int, spec: Any) -> dict[str, Any]:
+    devices = [GpuDevice(g, f"GPU-{i:05d}-{g}", gpu.model, MODEL_MEMORY.get(gpu.model, 16384))
+               for g, gpu in enumerate(spec.gpus)]  # fmt: skip
+    name = f"node-{i:05d}"
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "uid": f"uid-{name}", "resourceVersion": "1",
+                     "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                                "topology.kubernetes.io/zone": f"zone-{i % 3}",
+                                "nvidia.com/gpu.product": spec.gpus[0].model if spec.gpus else ""},
+                     "annotations": {"snugfit.io/gpu-inventory": encode_inventory(devices)}},
+        "spec": {"podCIDR": f"10.{i // 256 % 256}.{i % 256}.0/24"},
+        "status": {
+            "capacity": {"cpu": f"{spec.cpu_milli}m", "memory": f"{spec.memory_mib}Mi",
+                         "nvidia.com/gpu": str(len(spec.gpus)), "pods": "110"},
+            "allocatable": {"cpu": f"{spec.cpu_milli}m", "memory": f"{spec.memory_mib}Mi",
+                            "nvidia.com/gpu": str(len(spec.gpus)), "pods": "110"},
+            "conditions": [{"type": t, "status": "False" if t != "Ready" else "True",
+                            "lastHeartbeatTime": "2026-11-25T00:00:00Z", "reason": "KubeletReady"}
+                           for t in ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready")],
+            "images": [{"names": [f"registry.example/ml/image-{k}:v1"], "sizeBytes": 2_000_000_000}
+                       for k in range(5)],
+            "nodeInfo": {"kubeletVersion": "v1.34.4", "containerRuntimeVersion": "containerd://2.1"},
+        },
+    }  # fmt: skip
+
+
+def pod_object(i: int, demand: Any, node: str | None) -> dict[str, Any]:
+    requests: dict[str, str] = {"cpu": f"{demand.cpu_milli}m", "memory": f"{demand.memory_mib}Mi"}
+    if demand.gpu_count and demand.gpu_milli < 1000:
+        requests["snugfit.io/gpu-milli"] = str(demand.gpu_milli)
+    elif demand.gpu_count:
+        requests["nvidia.com/gpu"] = str(demand.gpu_count)
+    return {"metadata": {"name": f"pod-{i}", "namespace": "default", "uid": f"pod-uid-{i}"},
+            "spec": {"nodeName": node, "schedulerName": "snugfit-scheduler",
+                     "containers": [{"name": "main", "resources": {"requests": requests}}]},
+            "status": {"phase": "Running" if node else "Pending"}}  # fmt: skip
+
+
+def cluster(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """n nodes (openb shapes, cycled), pods filling about half of them, and a probe pod."""
+    specs = [s for s in load_nodes(shipped_path(DEFAULT_NODES)) if s.gpus]
+    nodes = [node_object(i, specs[i % len(specs)]) for i in range(n)]
+    trace = load_pods(shipped_path(SHIPPED["default"]))
+    rng = np.random.default_rng(7)
+    pods = []
+    for i in range(n // 2):  # one pod on half of the nodes, first-fit by construction
+        demand = trace[int(rng.integers(len(trace)))].demand
+        pods.append(pod_object(i, demand, nodes[2 * i]["metadata"]["name"] if demand.gpu_count <= 1 else None))
+    probe = pod_object(10**6, trace[1].demand, None)  # a 0.46-GPU pod
+    return nodes, pods, probe
+
+
+def serve(n: int, policy: str, port: int, ready: Any) -> None:
+    nodes, pods, _ = cluster(n)
+    cache = ClusterCache(MODEL_MEMORY)
+    cache.replace_nodes(nodes)
+    cache.replace_pods(pods)
+    app = build_app(ExtenderConfig(policy=policy, port=port, model_memory_mib=MODEL_MEMORY), cache)
+    ready.set()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def measure(port: int, body_filter: bytes, body_prio: bytes, count: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {"filter": [], "prioritize": [], "both": []}
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as session:
+        for i in range(count + 20):
+            t0 = time.perf_counter()
+            async with session.post(f"http://127.0.0.1:{port}/filter", data=body_filter, headers=headers) as r:
+                reply = orjson.loads(await r.read())
+            t1 = time.perf_counter()
+            async with session.post(f"http://127.0.0.1:{port}/prioritize", data=body_prio, headers=headers) as r:
+                await r.read()
+            t2 = time.perf_counter()
+            if reply.get("Error"):
+                raise RuntimeError(reply["Error"])
+            if i >= 20:  # warm-up excluded
+                times["filter"].append(t1 - t0)
+                times["prioritize"].append(t2 - t1)
+                times["both"].append(t2 - t0)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", default="100,1000,5000")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--policy", default="fgd")
+    args = parser.parse_args()
+    print(f"policy {args.policy}; {args.requests} filter+prioritize pairs per row after 20 warm-up pairs")
+    print("| nodes | mode | request KiB | filter p50 / p99 ms | prioritize p50 / p99 ms | pair p50 / p99 ms |")
+    print("|---|---|---|---|---|---|")
+    for n in (int(x) for x in args.nodes.split(",")):
+        nodes, _, probe = cluster(n)
+        port = free_port()
+        ready = multiprocessing.Event()
+        server = multiprocessing.Process(target=serve, args=(n, args.policy, port, ready), daemon=True)
+        server.start()
+        ready.wait(120)
+        time.sleep(1.0)  # let the server bind its socket
+        try:
+            names = orjson.dumps({"Pod": probe, "NodeNames": [x["metadata"]["name"] for x in nodes],
+                                  "Nodes": None})  # fmt: skip
+            full = orjson.dumps({"Pod": probe, "Nodes": {"items": nodes}, "NodeNames": None})
+            for mode, body in (("names", names), ("full nodes", full)):
+                t = asyncio.run(measure(port, body, body, args.requests))
+                cells = [f"{1000 * np.percentile(t[k], 50):.2f} / {1000 * np.percentile(t[k], 99):.2f}"
+                         for k in ("filter", "prioritize", "both")]  # fmt: skip
+                print(f"| {n} | {mode} | {len(body) / 1024:.0f} | " + " | ".join(cells) + " |", flush=True)
+        finally:
+            server.terminate()
+            server.join(10)
+
+
+if __name__ == "__main__":
+    main()
