@@ -40,7 +40,7 @@ def parse_quantity(value: object, what: str = "quantity") -> Fraction:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"{what}: expected a finite number, got {value!r}")
-        number = Fraction(value)
+        number = Fraction(repr(value))  # the decimal the user wrote, not its binary neighbour
     else:
         match = _PATTERN.match(str(value))
         if not match:

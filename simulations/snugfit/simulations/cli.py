@@ -125,7 +125,6 @@ def simulate(
     json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON summary.")] = False,
 ) -> None:
     """Replay a trace under each policy and print how much GPU capacity each leaves unused."""
-    err = Console(stderr=True)
     try:
         seed_list = parse_seeds(seeds)
         names = list(policy or DEFAULT_POLICIES)
@@ -136,7 +135,7 @@ def simulate(
             raise ValueError("speedup must be positive and pending-limit non-negative")
         trace_name, loaded = resolve(trace, pods, nodes)
     except (ValueError, TraceError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        sys.stderr.write(f"error: {exc}\n")
         raise typer.Exit(2) from None
     specs = [
         RunSpec(

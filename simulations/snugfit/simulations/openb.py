@@ -8,6 +8,7 @@ only the first five columns load too. A bad row raises TraceError naming the fil
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -30,14 +31,21 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
         raise TraceError(path, None, f"cannot read: {exc.strerror}") from exc
     with handle:
         reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise TraceError(path, 1, f"missing column(s) {', '.join(missing)}; header is {header}")
-        for row in reader:
-            if None in row or any(row.get(c) is None for c in required):
-                raise TraceError(path, reader.line_num, "wrong number of fields")
-            yield reader.line_num, row
+        try:
+            header = reader.fieldnames or []
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise TraceError(
+                    path, 1, f"missing column(s) {', '.join(missing)}; header is {header}"
+                )
+            for row in reader:
+                if None in row or any(row.get(c) is None for c in required):
+                    raise TraceError(path, reader.line_num, "wrong number of fields")
+                yield reader.line_num, row
+        except UnicodeDecodeError as exc:
+            raise TraceError(path, reader.line_num + 1, f"not UTF-8 text ({exc.reason})") from None
+        except csv.Error as exc:
+            raise TraceError(path, reader.line_num, f"not valid CSV ({exc})") from None
 
 
 def _int(row: dict[str, str], column: str) -> int:
@@ -56,9 +64,12 @@ def _time(row: dict[str, str], column: str) -> float | None:
     if not text:
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise ValueError(f"{column} must be a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{column} must be a finite non-negative number, got {text!r}")
+    return value
 
 
 def _load(path: Path, required: tuple[str, ...], parse: Callable[[dict[str, str]], T]) -> list[T]:

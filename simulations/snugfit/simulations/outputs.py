@@ -59,7 +59,10 @@ def plot_curves(path: Path, trace: str, results: Sequence[RunResult]) -> None:
         by_policy.setdefault(r.spec.policy, []).append(r)
     for policy, runs in by_policy.items():
         curves = np.array([100 - allocated_pct_at(r.log, CURVE_LEVELS) for r in runs])
-        ax.plot(levels, np.nanmean(curves, axis=0), label=policy, linewidth=1.4)
+        reached = ~np.isnan(curves).all(axis=0)
+        mean = np.full(len(levels), np.nan)
+        mean[reached] = np.nanmean(curves[:, reached], axis=0)
+        ax.plot(levels, mean, label=policy, linewidth=1.4)
     ax.plot(levels, [ideal_unallocated_pct(x) for x in levels], "k:", label="ideal", linewidth=1)
     ax.set_xlim(60, 130)
     ax.set_ylim(0, 45)

@@ -39,7 +39,9 @@ def summarize(trace: str, results: Sequence[RunResult]) -> list[PolicySummary]:
                 seeds=tuple(r.spec.seed for r in runs),
                 unallocated=unallocated,
                 seconds=mean_sd([r.seconds for r in runs])[0],
-                placed_pct=mean_sd([100.0 * r.log.placed.mean() for r in runs])[0],
+                placed_pct=mean_sd(
+                    [100.0 * r.log.placed.mean() if len(r.log.placed) else 0.0 for r in runs]
+                )[0],
                 published_100=published_at_100(trace, policy) if runs[0].spec.sharing else None,
             )
         )

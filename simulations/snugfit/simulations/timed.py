@@ -2,9 +2,9 @@
 recorded duration, and leave; a pod that does not fit waits in a FIFO queue and is retried
 whenever a pod leaves, until it fits or waits longer than the pending limit.
 
-Events are ordered by (time, kind, sequence) with departures before arrivals at equal times;
-the wall clock is never read. ``speedup`` divides arrival times (durations are kept), which
-multiplies the offered load.
+Events are ordered by (time, kind, sequence): departures, then expiries of waiting pods, then
+arrivals at equal times; the wall clock is never read. ``speedup`` divides arrival times
+(durations are kept), which multiplies the offered load.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from snugfit.packing.placement import Placement
 from snugfit.packing.schedule import Scheduler, Unschedulable
 from snugfit.simulations.workload_model import TracePod
 
-DEPART, ARRIVE = 0, 1
+DEPART, EXPIRE, ARRIVE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -98,15 +98,12 @@ def replay_timed(
         return True
 
     def retry_waiting(now: float) -> None:
-        nonlocal failed, waiting_gpu
+        nonlocal waiting_gpu
         still: deque[_Waiting] = deque()
         failed_shapes: set[PodDemand] = set()
         for w in queue:
             demand = demands[w.index]
-            if pending_limit is not None and now - w.arrived > pending_limit:
-                failed += 1
-                waiting_gpu -= demand.total_gpu_milli
-            elif demand in failed_shapes or not try_place(w.index, now):
+            if demand in failed_shapes or not try_place(w.index, now):
                 failed_shapes.add(demand)
                 still.append(w)
             else:
@@ -115,6 +112,17 @@ def replay_timed(
         queue.clear()
         queue.extend(still)
 
+    def expire(i: int) -> bool:
+        """Give up on pod i if it is still waiting."""
+        nonlocal failed, waiting_gpu
+        for w in queue:
+            if w.index == i:
+                queue.remove(w)
+                failed += 1
+                waiting_gpu -= demands[i].total_gpu_milli
+                return True
+        return False
+
     while events:
         now, kind, i = heapq.heappop(events)
         if kind == DEPART:
@@ -122,11 +130,16 @@ def replay_timed(
             state.remove(placement)
             in_use -= sum(placement.gpu_milli)
             retry_waiting(now)
+        elif kind == EXPIRE:
+            if not expire(i):
+                continue  # it was placed in time: nothing changed
         elif try_place(i, now):
             waits.append(0.0)
         else:
             queue.append(_Waiting(i, now))
             waiting_gpu += demands[i].total_gpu_milli
+            if pending_limit is not None:
+                heapq.heappush(events, (now + pending_limit, EXPIRE, i))
         times.append(now)
         allocated.append(in_use)
         pending_gpu.append(waiting_gpu)
