@@ -6,7 +6,6 @@ is line 2. Every error is a TraceError whose text starts with "<path>:<line>: ".
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
