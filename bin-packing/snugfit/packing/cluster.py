@@ -18,6 +18,10 @@ from snugfit.packing.placement import Placement
 
 GPU_MILLI = 1000
 NO_MODEL = -1
+# kube-scheduler scores a pod that requests no cpu / memory as if it asked for this much
+# (pkg/scheduler/util: DefaultMilliCPURequest, DefaultMemoryRequest)
+SCORING_DEFAULT_CPU_MILLI = 100
+SCORING_DEFAULT_MEMORY_MIB = 200
 
 I64 = NDArray[np.int64]
 
@@ -62,6 +66,9 @@ class ClusterState:
     memory_used: I64 = field(init=False)
     gpu_used: I64 = field(init=False)
     pods_by_kind: I64 = field(init=False)  # (nodes, 3): cpu-only, sharing, whole-GPU pods
+    # requests as kube-scheduler's resource scoring counts them (zero requests at defaults)
+    cpu_scored: I64 = field(init=False)
+    memory_scored: I64 = field(init=False)
     version: I64 = field(init=False)
     # kept in step with the used arrays, since every decision reads them
     cpu_free: I64 = field(init=False)
@@ -79,6 +86,8 @@ class ClusterState:
         self.memory_used = np.zeros(n, dtype=np.int64)
         self.gpu_used = np.zeros_like(self.gpu_capacity)
         self.pods_by_kind = np.zeros((n, 3), dtype=np.int64)
+        self.cpu_scored = np.zeros(n, dtype=np.int64)
+        self.memory_scored = np.zeros(n, dtype=np.int64)
         self.version = np.zeros(n, dtype=np.int64)
         self.cpu_free = self.cpu_capacity.copy()
         self.memory_free = self.memory_capacity.copy()
@@ -133,6 +142,8 @@ class ClusterState:
             gpu_memory_mib=self.gpu_memory_mib,
         )
         for name in (
+            "cpu_scored",
+            "memory_scored",
             "cpu_used",
             "memory_used",
             "gpu_used",
@@ -171,6 +182,8 @@ class ClusterState:
         if self.pods_by_kind[n, kind] + sign < 0:
             raise OverCommitError(f"no such pod on {self.node_names[n]} to remove")
         self.pods_by_kind[n, kind] += sign
+        self.cpu_scored[n] += sign * (p.cpu_milli or SCORING_DEFAULT_CPU_MILLI)
+        self.memory_scored[n] += sign * (p.memory_mib or SCORING_DEFAULT_MEMORY_MIB)
         self.cpu_used[n] = cpu
         self.memory_used[n] = mem
         self.gpu_used[n, slots] = gpu

@@ -114,7 +114,7 @@ def reason_message(demand: PodDemand, reason: Reason) -> str:
     if reason == Reason.GPU_MODEL_NOT_ALLOWED:
         return f"no GPU of the allowed models ({', '.join(sorted(demand.allowed_models or ()))})"
     if reason == Reason.TOO_FEW_GPUS:
-        return f"fewer than {demand.gpu_count} GPUs"
+        return "no GPU" if demand.gpu_count == 1 else f"fewer than {demand.gpu_count} GPUs"
     if reason == Reason.NO_GPU_WITH_ENOUGH_FREE_SHARE:
         each = (
             f"{demand.gpu_memory_mib}Mi of GPU memory"

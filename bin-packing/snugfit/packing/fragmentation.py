@@ -34,10 +34,27 @@ class TargetWorkload:
     gpu_count: I64  # (M,) k_m
     model_allowed: NDArray[np.bool_]  # (M, models + 1)
     weight: F64  # (M,) p_m
+    gpu_memory_mib: I64 | None = None  # (M,) per-GPU memory; d_m then depends on the GPU
 
     @property
     def size(self) -> int:
         return len(self.weight)
+
+
+def shape_need(workload: TargetWorkload, gpu_memory: I64 | None, rows: int, slots: int) -> I64:
+    """(rows, M, slots) or (1, M, 1): the share each shape needs on each slot. Shapes sized in
+    GPU memory need ceil(memory * 1000 / GPU memory); on GPUs of unknown memory they never fit."""
+    need = workload.gpu_milli[None, :, None]
+    memory = workload.gpu_memory_mib
+    if memory is None or not memory.any():
+        return need
+    if gpu_memory is None:
+        gpu_memory = np.zeros((rows, slots), dtype=np.int64)
+    sized = gpu_memory[:, None, :] > 0
+    by_memory = -(-memory[None, :, None] * 1000 // np.where(sized, gpu_memory[:, None, :], 1))
+    by_memory = np.where(sized, by_memory, np.iinfo(np.int64).max // 4)
+    result: I64 = np.where(memory[None, :, None] > 0, by_memory, need)
+    return result
 
 
 def slot_model_allowed(workload: TargetWorkload, gpu_model: I64) -> NDArray[np.bool_]:
@@ -47,13 +64,19 @@ def slot_model_allowed(workload: TargetWorkload, gpu_model: I64) -> NDArray[np.b
 
 
 def node_fragmentation(
-    gpu_free: I64, gpu_model: I64, cpu_free: I64, workload: TargetWorkload
+    gpu_free: I64,
+    gpu_model: I64,
+    cpu_free: I64,
+    workload: TargetWorkload,
+    gpu_memory: I64 | None = None,
 ) -> F64:
-    """F_n(M) for each row of free shares (rows, slots) with its models and free CPU (rows,)."""
+    """F_n(M) for each row of free shares (rows, slots) with its models, free CPU (rows,) and,
+    for shapes sized in GPU memory, the GPUs' memory (rows, slots)."""
     if workload.size == 0:
         return np.zeros(len(gpu_free), dtype=np.float64)
     free = gpu_free[:, None, :]  # (n, 1, G)
-    usable = slot_model_allowed(workload, gpu_model) & (free >= workload.gpu_milli[None, :, None])
+    need = shape_need(workload, gpu_memory, *gpu_free.shape)
+    usable = slot_model_allowed(workload, gpu_model) & (free >= need)
     count = usable.sum(axis=2)  # (n, M)
     stranded = np.where(usable, 0, free).sum(axis=2)  # (n, M)
     total = gpu_free.sum(axis=1)  # (n,)
@@ -69,5 +92,7 @@ def node_fragmentation(
 
 def cluster_fragmentation(state: ClusterState, workload: TargetWorkload) -> float:
     """Sum of F_n(M) over all nodes, in milli-GPU."""
-    frag = node_fragmentation(state.gpu_free, state.gpu_model, state.cpu_free, workload)
+    frag = node_fragmentation(
+        state.gpu_free, state.gpu_model, state.cpu_free, workload, state.gpu_memory_mib
+    )
     return float(frag.sum())

@@ -10,21 +10,28 @@ import numpy as np
 from snugfit.packing.demand import PodDemand
 from snugfit.packing.fragmentation import TargetWorkload
 
-Shape = tuple[int, int, int, frozenset[str] | None]
+Shape = tuple[int, int, int, frozenset[str] | None, int]
 
 
 def shape_of(demand: PodDemand) -> Shape:
-    """What the fragmentation measure distinguishes: cpu, per-GPU share, GPU count, models."""
-    return (demand.cpu_milli, demand.gpu_milli, demand.gpu_count, demand.allowed_models)
+    """What the fragmentation measure distinguishes: cpu, per-GPU share, GPU count, models,
+    and per-GPU memory for pods sized in GPU memory."""
+    return (
+        demand.cpu_milli,
+        demand.gpu_milli,
+        demand.gpu_count,
+        demand.allowed_models,
+        demand.gpu_memory_mib,
+    )
 
 
 def shape_counts(demands: Iterable[PodDemand]) -> Counter[Shape]:
     return Counter(shape_of(d) for d in demands)
 
 
-def _popularity(item: tuple[Shape, int]) -> tuple[int, int, int, int, str]:
-    (cpu, milli, count, models), n = item
-    return (n, cpu, milli, count, "|".join(sorted(models or ())))
+def _popularity(item: tuple[Shape, int]) -> tuple[int, int, int, int, str, int]:
+    (cpu, milli, count, models, memory), n = item
+    return (n, cpu, milli, count, "|".join(sorted(models or ())), memory)
 
 
 def target_workload(
@@ -47,7 +54,7 @@ def target_workload(
         chosen.append((shape, n))
         covered += n
     allowed = np.zeros((len(chosen), len(models) + 1), dtype=bool)
-    for i, ((_, _, _, spec), _) in enumerate(chosen):
+    for i, ((_, _, _, spec, _), _) in enumerate(chosen):
         allowed[i, : len(models)] = [spec is None or m in spec for m in models]
     return TargetWorkload(
         cpu_milli=np.array([s[0] for s, _ in chosen], dtype=np.int64),
@@ -55,4 +62,5 @@ def target_workload(
         gpu_count=np.array([s[2] for s, _ in chosen], dtype=np.int64),
         model_allowed=allowed,
         weight=np.array([n / max(covered, 1) for _, n in chosen], dtype=np.float64),
+        gpu_memory_mib=np.array([s[4] for s, _ in chosen], dtype=np.int64),
     )

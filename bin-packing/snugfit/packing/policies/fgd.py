@@ -26,12 +26,13 @@ def growth_per_slot(
     fits = fitting_slots(state, demand)[nodes]
     free = state.gpu_free[nodes]
     model = state.gpu_model[nodes]
-    before = node_fragmentation(free, model, state.cpu_free[nodes], workload)
+    memory = state.gpu_memory_mib[nodes]
+    before = node_fragmentation(free, model, state.cpu_free[nodes], workload, memory)
     rows, slots = np.nonzero(fits)
     after_free = free[rows].copy()
     after_free[np.arange(len(rows)), slots] -= gpu_need(state, demand)[nodes][rows, slots]
     cpu_after = state.cpu_free[nodes][rows] - demand.cpu_milli
-    after = node_fragmentation(after_free, model[rows], cpu_after, workload)
+    after = node_fragmentation(after_free, model[rows], cpu_after, workload, memory[rows])
     growth = np.full(fits.shape, np.inf)
     growth[rows, slots] = after - before[rows]
     return growth
@@ -43,14 +44,15 @@ def whole_growth(
     """Fragmentation growth when the pod takes the first fitting GPUs (or none) of each node."""
     free = state.gpu_free[nodes]
     model = state.gpu_model[nodes]
-    before = node_fragmentation(free, model, state.cpu_free[nodes], workload)
+    memory = state.gpu_memory_mib[nodes]
+    before = node_fragmentation(free, model, state.cpu_free[nodes], workload, memory)
     after_free = free.copy()
     if demand.gpu_count:
         fits = fitting_slots(state, demand)[nodes]
         taken = fits & (np.cumsum(fits, axis=1) <= demand.gpu_count)
         after_free -= np.where(taken, gpu_need(state, demand)[nodes], 0)
     cpu_after = state.cpu_free[nodes] - demand.cpu_milli
-    result: F64 = node_fragmentation(after_free, model, cpu_after, workload) - before
+    result: F64 = node_fragmentation(after_free, model, cpu_after, workload, memory) - before
     return result
 
 

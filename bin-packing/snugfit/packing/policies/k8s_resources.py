@@ -1,8 +1,8 @@
 """Stock kube-scheduler resource scoring (v1.34), shared by the k8s-* models.
 
 Integer maths as upstream: NodeResourcesFit LeastAllocated / MostAllocated over cpu and memory
-with weight 1 each, requests missing (zero) on the incoming pod counted as 100m cpu / 200 MiB
-for scoring only; NodeResourcesBalancedAllocation on actual requests, skipped for pods that
+with weight 1 each, zero requests (of the pods on the node and of the incoming pod) counted as
+100m cpu / 200 MiB for scoring only; NodeResourcesBalancedAllocation on actual requests, skipped for pods that
 request neither cpu nor memory. GPUs are extended resources and are not scored by default.
 Sources: pkg/scheduler/framework/plugins/noderesources/{least,most}_allocated.go,
 balanced_allocation.go, resource_allocation.go; pkg/scheduler/util/pod_resources.go.
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from snugfit.packing.cluster import ClusterState
+from snugfit.packing.cluster import (
+    SCORING_DEFAULT_CPU_MILLI,
+    SCORING_DEFAULT_MEMORY_MIB,
+    ClusterState,
+)
 from snugfit.packing.demand import PodDemand
 from snugfit.packing.policies.base import I64
 
-DEFAULT_MILLI_CPU_REQUEST = 100
-DEFAULT_MEMORY_REQUEST_MIB = 200
 MAX_NODE_SCORE = 100
 
 
@@ -29,11 +31,11 @@ def _scoring_requests(
     The GPU, an extended resource, is scored only when configured and only for pods that
     request it (upstream skips a scalar resource the pod does not request).
     """
-    cpu = demand.cpu_milli or DEFAULT_MILLI_CPU_REQUEST
-    mem = demand.memory_mib or DEFAULT_MEMORY_REQUEST_MIB
+    cpu = demand.cpu_milli or SCORING_DEFAULT_CPU_MILLI
+    mem = demand.memory_mib or SCORING_DEFAULT_MEMORY_MIB
     pairs = [
-        (state.cpu_used[nodes] + cpu, state.cpu_capacity[nodes]),
-        (state.memory_used[nodes] + mem, state.memory_capacity[nodes]),
+        (state.cpu_scored[nodes] + cpu, state.cpu_capacity[nodes]),
+        (state.memory_scored[nodes] + mem, state.memory_capacity[nodes]),
     ]
     if score_gpus and demand.gpu_count:
         gpu_used = state.gpu_used[nodes].sum(axis=1) + demand.total_gpu_milli
@@ -79,13 +81,17 @@ def balanced_allocation(state: ClusterState, demand: PodDemand, nodes: I64) -> I
     if demand.cpu_milli == 0 and demand.memory_mib == 0:
         return np.zeros(len(nodes), dtype=np.int64)
     fractions = []
+    counted = []
     for used, cap, req in (
         (state.cpu_used, state.cpu_capacity, demand.cpu_milli),
         (state.memory_used, state.memory_capacity, demand.memory_mib),
     ):
         c = cap[nodes]
         fractions.append(np.minimum((used[nodes] + req) / np.maximum(c, 1), 1.0))
-    std = np.abs((fractions[0] - fractions[1]) / 2)
+        counted.append(c > 0)
+    # resources with no allocatable are skipped; with one resource left the spread is 0
+    both = counted[0] & counted[1]
+    std = np.where(both, np.abs((fractions[0] - fractions[1]) / 2), 0.0)
     return ((1 - std) * 100.0).astype(np.int64)
 
 

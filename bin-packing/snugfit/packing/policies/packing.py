@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from snugfit.packing.cluster import GPU_MILLI, ClusterState
-from snugfit.packing.demand import PodDemand, gpu_need
+from snugfit.packing.demand import PodDemand, gpu_need, model_mask
 from snugfit.packing.policies.base import F64, I64, Policy
 
 
@@ -29,7 +29,8 @@ class Packing(Policy):
         order = np.argsort(free, axis=1, kind="stable")
         sorted_free = np.take_along_axis(free, order, axis=1)
         sorted_need = np.take_along_axis(gpu_need(state, demand)[nodes], order, axis=1)
-        fit = np.take_along_axis(real, order, axis=1) & (sorted_free >= sorted_need)
+        allowed = model_mask(state, demand)[nodes]
+        fit = np.take_along_axis(allowed, order, axis=1) & (sorted_free >= sorted_need)
         used = fit & (np.cumsum(fit, axis=1) <= demand.gpu_count)
         needs_idle = (used & (sorted_free == GPU_MILLI)).sum(axis=1)
         percent_left = np.where(used, sorted_free * 100 // GPU_MILLI, 0).sum(axis=1)

@@ -1,4 +1,4 @@
-"""Random: any feasible node, uniformly; GPUs at random among those that fit."""
+"""Random: any feasible node, uniformly; a sharing pod's GPU at random among those that fit."""
 
 from __future__ import annotations
 
@@ -18,4 +18,8 @@ class RandomPolicy(Policy):
         return np.zeros(len(nodes))
 
     def choose_gpus(self, state: ClusterState, demand: PodDemand, node: int) -> tuple[int, ...]:
+        """A random fitting GPU for a sharing pod; the first free GPUs for whole-GPU pods, as
+        the published simulator gives every policy."""
+        if not demand.is_sharing:
+            return gpu_choice.first_fit(state, demand, node)
         return gpu_choice.random_fit(state, demand, node, self.context.rng)

@@ -86,6 +86,8 @@ class Extender:
         state = self.cache.state()
         demand = self.cache.demand_of(args.pod)
         rows = self._rows(state, args.node_names)
+        if state.num_nodes == 0:
+            return state, demand, rows, np.full(len(rows), UNKNOWN_NODE, dtype=np.int64)
         reasons = feasibility(state, demand).astype(np.int64)
         codes = np.where(rows >= 0, reasons[np.maximum(rows, 0)], UNKNOWN_NODE)
         return state, demand, rows, codes
@@ -177,7 +179,7 @@ class Extender:
         slots = self.scheduler().policy.choose_gpus(state, demand, index)
         placement = placement_on(state, demand, index, slots)
         try:
-            self.cache.assume(args.pod_uid, args.node, placement)
+            self.cache.assume(args.pod_uid, args.node, placement, demand)
         except OverCommitError as exc:
             return f"snugfit: cannot reserve GPUs on {args.node}: {exc}"
         devices = self.cache.inventories[args.node].devices
@@ -210,18 +212,8 @@ class Extender:
         return ""
 
 
-def annotation_patch(pod: dict[str, Any], uid: str, value: str) -> list[dict[str, Any]]:
-    """JSON patch that records the assignment only if the pod is still the same pod."""
-    ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/uid", "value": uid}]
-    if (pod.get("metadata") or {}).get("annotations"):
-        key = r.ASSIGNMENT_ANNOTATION.replace("~", "~0").replace("/", "~1")
-        ops.append({"op": "add", "path": f"/metadata/annotations/{key}", "value": value})
-    else:
-        ops.append(
-            {
-                "op": "add",
-                "path": "/metadata/annotations",
-                "value": {r.ASSIGNMENT_ANNOTATION: value},
-            }
-        )
-    return ops
+def annotation_patch(uid: str, value: str) -> dict[str, Any]:
+    """JSON merge patch that adds the assignment annotation (leaving the others alone) and
+    names the pod's UID, which the API server refuses to change: a pod replaced under the same
+    name since we read it is never annotated."""
+    return {"metadata": {"uid": uid, "annotations": {r.ASSIGNMENT_ANNOTATION: value}}}

@@ -23,6 +23,7 @@ from snugfit.scheduler.cache.cluster_cache import ClusterCache
 from snugfit.scheduler.kube.client import KubeClient
 from snugfit.scheduler.kube.connection import Connection, from_kubeconfig, in_cluster
 from snugfit.scheduler.kube.reflector import ReflectorStats, reflect
+from snugfit.scheduler.protocol.inventory import INVENTORY_SOURCES
 from snugfit.scheduler.protocol.wire import (
     WireError,
     binding_result,
@@ -113,7 +114,7 @@ async def handle_bind(request: web.Request) -> web.Response:
         namespace: str, name: str, uid: str, node: str, value: str, pod: dict[str, Any]
     ) -> None:
         path = f"/api/v1/namespaces/{namespace}/pods/{name}"
-        await kube.json_patch(path, annotation_patch(pod, uid, value))
+        await kube.merge_patch(path, annotation_patch(uid, value))
         binding = {
             "apiVersion": "v1",
             "kind": "Binding",
@@ -149,9 +150,9 @@ def _refresh_gauges(app: web.Application) -> None:
     workload = extender.scheduler().policy.context.workload
     if workload is not None:
         metrics.fragmentation.set(cluster_fragmentation(state, workload) / 1000)
-    metrics.conflicts.set(cache.conflicts)
+    metrics.conflicts.set(len(cache.conflicts))
     metrics.reservations.set(sum(1 for h in cache.held.values() if h.assumed))
-    sources: dict[str, int] = {}
+    sources = dict.fromkeys(INVENTORY_SOURCES, 0)
     for inventory in cache.inventories.values():
         sources[inventory.source] = sources.get(inventory.source, 0) + 1
     for source, n in sources.items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from snugfit.packing import gpu_choice
@@ -31,10 +31,14 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 
 @dataclass(frozen=True)
 class Held:
-    """Resources a pod holds on a node; ``assumed`` until the watch shows the pod bound."""
+    """What a pod holds on a node: its GPUs as recorded (``slots`` and ``milli``; None for a
+    pod bound without a record, which gets the first free GPUs that fit), plus CPU and memory.
+    ``assumed`` until the watch shows the pod bound."""
 
     node: str
-    placement: Placement
+    demand: PodDemand
+    slots: tuple[int, ...] | None
+    milli: tuple[int, ...]
     assumed: bool
 
 
@@ -44,19 +48,18 @@ def pod_uid(pod: Mapping[str, Any]) -> str:
 
 class ClusterCache:
     def __init__(
-        self,
-        model_memory_mib: Mapping[str, int],
-        default_model: str = "unknown",
+        self, model_memory_mib: Mapping[str, int], default_model: str = "unknown",
         gpushare_unit_mib: int = 1024,
-    ) -> None:
+    ) -> None:  # fmt: skip
         self.model_memory_mib = dict(model_memory_mib)
         self.default_model = default_model
         self.gpushare_unit_mib = gpushare_unit_mib
         self.inventories: dict[str, NodeInventory] = {}
         self.pods: dict[str, dict[str, Any]] = {}  # uid -> last seen pod object (non-terminal)
-        self.held: dict[str, Held] = {}  # uid -> resources held
-        self.shapes: Counter[Shape] = Counter()  # pod shapes seen, for fragmentation targets
-        self.conflicts = 0  # recorded assignments that no longer fit (counted, logged)
+        self.held: dict[str, Held] = {}  # uid -> what the pod holds (or is being bound to)
+        self.applied: dict[str, Placement] = {}  # uid -> what is counted in the state
+        self.conflicts: set[str] = set()  # pods whose recorded GPUs do not fit (logged once)
+        self.shapes: Counter[Shape] = Counter()  # GPU pod shapes seen, for fragmentation targets
         self.node_errors: dict[str, str] = {}
         self._state: ClusterState | None = None
         self._index: dict[str, int] = {}
@@ -119,15 +122,15 @@ class ClusterCache:
 
     # ---- pods --------------------------------------------------------------------------
     def replace_pods(self, pods: Iterable[Mapping[str, Any]]) -> None:
-        assumed = {uid: h for uid, h in self.held.items() if h.assumed}
+        in_flight = {uid: h for uid, h in self.held.items() if h.assumed}
         self.pods.clear()
         self.held.clear()
+        self.conflicts.clear()
         self.shapes.clear()
         for pod in pods:
             self._put_pod(pod)
-        for uid, h in assumed.items():  # binds still in flight keep their reservation
-            if uid not in self.held:
-                self.held[uid] = h
+        for uid, h in in_flight.items():  # binds still in flight keep their reservation
+            self.held.setdefault(uid, h)
         self.pods_synced = True
         self._state = None
 
@@ -135,19 +138,16 @@ class ClusterCache:
         uid = pod_uid(pod)
         old = self.held.get(uid)
         self._put_pod(pod)
-        new = self.held.get(uid)
-        if self._state is not None and old != new:
-            if old is not None:
-                self._unapply(old)
-            if new is not None and not self._apply(uid, new):
-                self.held.pop(uid, None)
+        if self._state is not None and self.held.get(uid) != old:
+            self._unapply(uid)
+            self._apply(uid)
 
     def delete_pod(self, pod: Mapping[str, Any]) -> None:
         uid = pod_uid(pod)
         self.pods.pop(uid, None)
-        held = self.held.pop(uid, None)
-        if held is not None and self._state is not None:
-            self._unapply(held)
+        self.held.pop(uid, None)
+        self.conflicts.discard(uid)
+        self._release(uid)
 
     def _put_pod(self, pod: Mapping[str, Any]) -> None:
         uid = pod_uid(pod)
@@ -156,105 +156,103 @@ class ClusterCache:
         if phase in TERMINAL_PHASES:
             self.pods.pop(uid, None)
             self.held.pop(uid, None)
+            self.conflicts.discard(uid)
+            self._release(uid)
             return
-        if uid not in self.pods:
-            self._count_shape(pod)
+        demand = self._demand(pod)
+        if uid not in self.pods and demand.gpu_count:
+            self.shapes[shape_of(demand)] += 1
         self.pods[uid] = dict(pod)
+        held = self.held.get(uid)
         if not node:
             return  # pending: holds nothing, unless a bind is in flight (kept as assumed)
-        placement = self._recorded_placement(pod, node)
-        if placement is not None:
-            self.held[uid] = Held(node, placement, assumed=False)
-
-    def _count_shape(self, pod: Mapping[str, Any]) -> None:
-        try:
-            demand = pod_demand(dict(pod), (), self.gpushare_unit_mib)
-        except PodRequestError:
-            return
-        if demand.gpu_count:
-            self.shapes[shape_of(demand)] += 1
-
-    def _recorded_placement(self, pod: Mapping[str, Any], node: str) -> Placement | None:
-        """What a bound pod holds: its recorded GPUs, or first free ones if it has none
-        (a pod bound by another scheduler), or CPU and memory only."""
-        index = self._index.get(node) if self._state is not None else None
-        try:
-            demand = pod_demand(dict(pod), (), self.gpushare_unit_mib)
-        except PodRequestError:
-            demand = PodDemand(0, 0)
         assignment = read_assignment(dict(pod))
-        held = self.held.get(pod_uid(pod))
+        holding = replace(demand, allowed_models=None)
         if assignment is not None and assignment.node == node:
-            return Placement(
-                -1, assignment.slots, assignment.milli, demand.cpu_milli, demand.memory_mib
-            )
-        if held is not None and held.node == node:
-            return held.placement
-        if demand.gpu_count and index is not None:
-            state = self.state()
-            try:
-                return placement_on(
-                    state, demand, index, gpu_choice.first_fit(state, demand, index)
-                )
-            except ValueError:
-                pass  # does not fit: count its CPU and memory only
-        return Placement(-1, (), (), demand.cpu_milli, demand.memory_mib)
+            self.held[uid] = Held(node, holding, assignment.slots, assignment.milli, False)
+        elif held is not None and held.node == node:
+            self.held[uid] = replace(held, assumed=False)
+        else:
+            self.held[uid] = Held(node, holding, None, (), False)
+
+    def _demand(self, pod: Mapping[str, Any]) -> PodDemand:
+        models = sorted({g.model for inv in self.inventories.values() for g in inv.spec.gpus})
+        try:
+            return pod_demand(dict(pod), models, self.gpushare_unit_mib)
+        except PodRequestError:
+            return PodDemand(0, 0)
 
     # ---- bind-time reservations ----------------------------------------------------------
-    def assume(self, uid: str, node: str, placement: Placement) -> None:
-        """Reserve a placement for a pod being bound; raises OverCommitError if it no longer fits."""
-        if uid in self.held:
+    def assume(self, uid: str, node: str, placement: Placement, demand: PodDemand) -> None:
+        """Reserve a placement for a pod being bound; OverCommitError if it no longer fits."""
+        if uid in self.applied:
             raise OverCommitError(f"pod {uid} already holds resources on {self.held[uid].node}")
-        held = Held(node, placement, assumed=True)
         self.state().apply(placement)
-        self.held[uid] = held
+        holding = replace(demand, allowed_models=None)
+        self.held[uid] = Held(node, holding, placement.gpu_slots, placement.gpu_milli, True)
+        self.applied[uid] = placement
 
     def forget(self, uid: str) -> None:
-        """Drop a reservation whose bind failed (confirmed placements stay)."""
+        """Drop a reservation whose bind failed (placements the watch confirmed stay)."""
         held = self.held.get(uid)
         if held is not None and held.assumed:
             del self.held[uid]
-            if self._state is not None:
-                self._unapply(held)
+            self._release(uid)
 
     # ---- state maintenance ----------------------------------------------------------------
     def _rebuild(self) -> None:
         names = sorted(self.inventories)
         self._state = ClusterState.from_nodes([self.inventories[n].spec for n in names])
         self._index = {n: i for i, n in enumerate(names)}
-        for uid in list(self.held):
-            held = self.held[uid]
-            pod = self.pods.get(uid)
-            if pod is not None and not held.assumed:
-                fresh = self._recorded_placement(pod, held.node)
-                held = Held(held.node, fresh or held.placement, held.assumed)
-            if not self._apply(uid, held):
-                del self.held[uid]
+        self.applied.clear()
+        # recorded GPUs first, so that pods without a record take what is left
+        for uid in sorted(self.held, key=lambda u: (self.held[u].slots is None, u)):
+            self._apply(uid)
 
-    def _apply(self, uid: str, held: Held) -> bool:
-        state = self._state
-        index = self._index.get(held.node)
-        if state is None or index is None:
-            return True  # node unknown (yet): nothing to account on it
-        placement = Placement(
-            index,
-            held.placement.gpu_slots,
-            held.placement.gpu_milli,
-            held.placement.cpu_milli,
-            held.placement.memory_mib,
-        )
+    def _placement(self, held: Held, index: int) -> Placement:
+        demand = held.demand
+        if held.slots is not None:
+            return Placement(index, held.slots, held.milli, demand.cpu_milli, demand.memory_mib)
+        state = self.state()
+        if demand.gpu_count:
+            try:
+                return placement_on(
+                    state, demand, index, gpu_choice.first_fit(state, demand, index)
+                )
+            except ValueError:
+                pass  # its GPUs do not fit: the apply below reports the conflict
+        return Placement(index, (), (), demand.cpu_milli, demand.memory_mib)
+
+    def _apply(self, uid: str) -> None:
+        held = self.held.get(uid)
+        index = None if held is None else self._index.get(held.node)
+        if held is None or index is None or self._state is None or uid in self.applied:
+            return  # nothing held, or on a node not known (yet)
+        placement = self._placement(held, index)
         try:
-            state.apply(placement)
+            if held.demand.gpu_count and not placement.gpu_slots:
+                raise OverCommitError("no free GPUs for a pod bound without a GPU record")
+            self._state.apply(placement)
         except (OverCommitError, IndexError) as exc:
-            self.conflicts += 1
-            log.error("recorded assignment does not fit", extra={"pod": uid, "error": str(exc)})
-            return False
-        self.held[uid] = Held(held.node, placement, held.assumed)
-        return True
-
-    def _unapply(self, held: Held) -> None:
-        state = self._state
-        index = self._index.get(held.node)
-        if state is None or index is None or held.placement.node != index:
+            if uid not in self.conflicts:
+                log.error(
+                    "pod's GPUs do not fit",
+                    extra={"pod": uid, "node": held.node, "error": str(exc)},
+                )
+            self.conflicts.add(uid)
             return
-        state.remove(held.placement)
+        self.conflicts.discard(uid)
+        self.applied[uid] = placement
+
+    def _release(self, uid: str) -> None:
+        """Stop counting a pod; pods whose GPUs did not fit are tried again, as they may now."""
+        if self._state is None:
+            return
+        self._unapply(uid)
+        for other in sorted(self.conflicts):
+            self._apply(other)
+
+    def _unapply(self, uid: str) -> None:
+        placement = self.applied.pop(uid, None)
+        if placement is not None and self._state is not None:
+            self._state.remove(placement)

@@ -100,6 +100,15 @@ class KubeClient:
             result: dict[str, Any] = orjson.loads(await resp.read())
             return result
 
+    async def merge_patch(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Content-Type": "application/merge-patch+json"}
+        async with self.session.patch(
+            self._url(path), data=orjson.dumps(patch), **self._kw(headers=headers)
+        ) as resp:
+            await _raise_for(resp)
+            result: dict[str, Any] = orjson.loads(await resp.read())
+            return result
+
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
         async with self.session.post(

@@ -81,3 +81,10 @@ async def reflect(
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
+        except Exception as exc:  # a bug or a malformed object must not end the watch for good
+            stats.errors += 1
+            log.exception(
+                "unexpected error in watch; retrying", extra={"resource": name, "error": str(exc)}
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)

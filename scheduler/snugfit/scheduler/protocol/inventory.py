@@ -20,6 +20,7 @@ from snugfit.packing.quantity import count, cpu_milli, mebibytes
 from snugfit.scheduler.protocol import resources as r
 
 UNKNOWN_MODEL = "unknown"
+INVENTORY_SOURCES = ("agent", "gfd", "capacity", "none")
 INVENTORY_VERSION = 1
 
 
@@ -57,8 +58,10 @@ def _from_annotation(text: str) -> list[GpuDevice]:
     try:
         data = json.loads(text)
         gpus = data["gpus"]
-        if data.get("version") != INVENTORY_VERSION or not isinstance(gpus, list):
+        if data.get("version") != INVENTORY_VERSION:
             raise InventoryError(f"unsupported inventory version {data.get('version')!r}")
+        if not isinstance(gpus, list):
+            raise InventoryError(f"{r.INVENTORY_ANNOTATION}: 'gpus' must be a list")
         devices = [
             GpuDevice(int(g["index"]), str(g.get("uuid", "")), str(g["model"]), int(g["memoryMiB"]))
             for g in gpus
@@ -95,9 +98,9 @@ def node_inventory(
             memory_each = count(labels[r.GFD_MEMORY], r.GFD_MEMORY)
             n = count(labels[r.GFD_COUNT], r.GFD_COUNT)
             devices, source = [GpuDevice(i, "", model, memory_each) for i in range(n)], "gfd"
-        elif count(allocatable.get(r.NVIDIA_GPU, 0)):
+        elif count(allocatable.get(r.NVIDIA_GPU, 0), r.NVIDIA_GPU):
             model = labels.get(r.GFD_PRODUCT, default_model)
-            n = count(allocatable[r.NVIDIA_GPU])
+            n = count(allocatable[r.NVIDIA_GPU], r.NVIDIA_GPU)
             memory_each = model_memory_mib.get(model, 0)
             devices, source = [GpuDevice(i, "", model, memory_each) for i in range(n)], "capacity"
         else:

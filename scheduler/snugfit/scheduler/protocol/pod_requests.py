@@ -3,10 +3,11 @@
 Pods ask for GPUs in the conventions users already have:
 - whole GPUs: ``nvidia.com/gpu: k``;
 - a share of one GPU (ours): ``snugfit.io/gpu-memory: MiB`` or ``snugfit.io/gpu-milli: milli``;
-  with the annotation ``snugfit.io/gpu-count: k`` the amount is split evenly over k GPUs;
+  with the annotation ``snugfit.io/gpu-count: k`` GPU memory is split evenly over k GPUs
+  (a milli share is for one GPU: k GPUs at a fraction each is not a packing shape);
 - gpushare: ``aliyun.com/gpu-mem: n`` (GiB of one GPU by default);
-- HAMi: ``nvidia.com/gpu: k`` with ``nvidia.com/gpumem: MiB`` or
-  ``nvidia.com/gpumem-percentage: p`` on each of the k GPUs.
+- HAMi: ``nvidia.com/gpu: k`` with ``nvidia.com/gpumem: MiB`` on each of the k GPUs, or
+  ``nvidia.com/gpumem-percentage: p`` of one GPU.
 Allowed GPU models come from ``snugfit.io/gpu-models`` or HAMi's ``nvidia.com/use-gputype`` /
 ``nvidia.com/nouse-gputype`` annotations (comma-separated).
 """
@@ -87,6 +88,15 @@ def pod_demand(
     pod: dict[str, Any], cluster_models: Iterable[str] = (), gpushare_unit_mib: int = 1024
 ) -> PodDemand:
     """The pod's demand; raises PodRequestError for conflicting or malformed GPU requests."""
+    try:
+        return _pod_demand(pod, cluster_models, gpushare_unit_mib)
+    except (TypeError, AttributeError) as exc:
+        raise PodRequestError(f"pod spec is not shaped as Kubernetes sends it: {exc}") from None
+
+
+def _pod_demand(
+    pod: dict[str, Any], cluster_models: Iterable[str], gpushare_unit_mib: int
+) -> PodDemand:
     spec = pod.get("spec")
     if not isinstance(spec, dict):
         raise PodRequestError("pod has no spec")

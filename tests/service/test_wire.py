@@ -1,0 +1,193 @@
+"""The extender wire format: requests parsed in both modes, replies with Go's exact keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from snugfit.scheduler.protocol.wire import (
+    BindingArgs,
+    FilterResult,
+    WireError,
+    binding_result,
+    filter_error,
+    host_priorities,
+    parse_binding_args,
+    parse_extender_args,
+)
+
+POD = {"metadata": {"name": "p", "namespace": "team"}, "spec": {"containers": None}}
+N1 = {"metadata": {"name": "n1"}, "status": {"allocatable": {"cpu": "4"}}}
+N2 = {"metadata": {"name": "n2"}}
+FILTER_KEYS = {"NodeNames", "Nodes", "FailedNodes", "FailedAndUnresolvableNodes", "Error"}
+
+
+@pytest.mark.parametrize(
+    ("body", "names", "nodes"),
+    [
+        # nodeCacheCapable: names only, Nodes is null
+        ({"Pod": POD, "Nodes": None, "NodeNames": ["n1", "n2"]}, ("n1", "n2"), None),
+        ({"Pod": POD, "NodeNames": []}, (), None),
+        # not cache-capable: full Node objects, NodeNames is null
+        (
+            {"Pod": POD, "Nodes": {"metadata": {}, "items": [N1, N2]}, "NodeNames": None},
+            ("n1", "n2"),
+            (N1, N2),
+        ),
+        ({"Pod": POD, "Nodes": {"items": None}}, (), ()),
+        ({"Pod": POD, "Nodes": {}}, (), ()),
+        # Go's decoder matches keys case-insensitively: lowercase and odd cases are accepted
+        ({"pod": POD, "nodenames": ["n1"]}, ("n1",), None),
+        ({"pod": POD, "nodes": {"items": [N1]}, "nodenames": None}, ("n1",), (N1,)),
+        ({"POD": POD, "NODENAMES": ["n2"]}, ("n2",), None),
+        # both filled (never sent): the names win
+        ({"Pod": POD, "Nodes": {"items": [N1]}, "NodeNames": ["n2"]}, ("n2",), None),
+    ],
+)
+def test_parse_extender_args(
+    body: dict[str, Any], names: tuple[str, ...], nodes: tuple[Any, ...] | None
+) -> None:
+    args = parse_extender_args(body)
+    assert args.pod is POD
+    assert args.node_names == names
+    assert args.nodes == nodes
+    assert args.pod_key == "team/p"
+
+
+def test_pod_key_defaults() -> None:
+    assert parse_extender_args({"Pod": {"metadata": {}}, "NodeNames": []}).pod_key == "default/?"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([], "request body must be a JSON object"),
+        ("Pod", "request body must be a JSON object"),
+        (None, "request body must be a JSON object"),
+        (7, "request body must be a JSON object"),
+        ({"NodeNames": ["n1"]}, "Pod must be a JSON object"),
+        ({"Pod": None, "NodeNames": ["n1"]}, "Pod must be a JSON object"),
+        ({"Pod": ["x"], "NodeNames": ["n1"]}, "Pod must be a JSON object"),
+        ({"Pod": {}, "NodeNames": ["n1"]}, "Pod.metadata must be a JSON object"),
+        ({"Pod": {"metadata": "p"}, "NodeNames": ["n1"]}, "Pod.metadata must be a JSON object"),
+        ({"Pod": POD, "NodeNames": "n1"}, "NodeNames must be a list of strings"),
+        ({"Pod": POD, "NodeNames": {"n1": 1}}, "NodeNames must be a list of strings"),
+        ({"Pod": POD, "NodeNames": ["n1", 2]}, "NodeNames[] must be a non-empty string"),
+        ({"Pod": POD, "NodeNames": [""]}, "NodeNames[] must be a non-empty string"),
+        ({"Pod": POD, "Nodes": ["n1"]}, "Nodes must be a JSON object"),
+        ({"Pod": POD, "Nodes": {"items": {"n1": N1}}}, "Nodes.items must be a list"),
+        ({"Pod": POD, "Nodes": {"items": ["n1"]}}, "Nodes.items[] must be a JSON object"),
+        ({"Pod": POD, "Nodes": {"items": [{}]}}, "Nodes.items[].metadata must be a JSON object"),
+        (
+            {"Pod": POD, "Nodes": {"items": [{"metadata": {"uid": "x"}}]}},
+            "node name must be a non-empty string",
+        ),
+        ({"Pod": POD, "Nodes": {"items": [{"metadata": {"name": 3}}]}}, "node name must be"),
+        ({"Pod": POD}, "request has neither NodeNames nor Nodes"),
+        ({"Pod": POD, "Nodes": None, "NodeNames": None}, "request has neither NodeNames nor Nodes"),
+    ],
+)
+def test_malformed_extender_args(body: Any, message: str) -> None:
+    with pytest.raises(WireError) as caught:
+        parse_extender_args(body)
+    assert message in str(caught.value)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_filter_result_names_mode_exact_keys() -> None:
+    result = FilterResult(
+        node_names=["n1"], failed={"n2": "full"}, failed_unresolvable={"n3": "no GPU"}
+    )
+    wire = result.to_wire(cache_capable=True)
+    assert wire == {
+        "NodeNames": ["n1"],
+        "Nodes": None,
+        "FailedNodes": {"n2": "full"},
+        "FailedAndUnresolvableNodes": {"n3": "no GPU"},
+        "Error": "",
+    }
+    # as sent: null (not absent) for the other mode's field, like Go without omitempty
+    assert orjson.loads(orjson.dumps(wire)) == wire
+    assert set(orjson.loads(orjson.dumps(wire))) == FILTER_KEYS
+
+
+def test_filter_result_nodes_mode_exact_keys() -> None:
+    result = FilterResult(node_names=["n1"], nodes=[N1], failed={"n2": "full"})
+    assert result.to_wire(cache_capable=False) == {
+        "NodeNames": None,
+        "Nodes": {"items": [N1]},
+        "FailedNodes": {"n2": "full"},
+        "FailedAndUnresolvableNodes": {},
+        "Error": "",
+    }
+
+
+def test_filter_result_nodes_mode_never_null() -> None:
+    """Neither field set would silently drop every node, so Nodes is an empty list, not null."""
+    assert FilterResult().to_wire(cache_capable=False)["Nodes"] == {"items": []}
+    assert FilterResult().to_wire(cache_capable=True)["NodeNames"] == []
+
+
+def test_filter_error() -> None:
+    assert filter_error("snugfit: boom") == {
+        "NodeNames": [],
+        "Nodes": None,
+        "FailedNodes": {},
+        "FailedAndUnresolvableNodes": {},
+        "Error": "snugfit: boom",
+    }
+
+
+def test_host_priorities_is_a_bare_list_of_int_scores() -> None:
+    scores = {"n1": 10, "n2": np.int64(3), "n3": 0}
+    wire = host_priorities(scores)  # type: ignore[arg-type]
+    assert wire == [
+        {"Host": "n1", "Score": 10},
+        {"Host": "n2", "Score": 3},
+        {"Host": "n3", "Score": 0},
+    ]
+    assert all(type(entry["Score"]) is int for entry in wire)
+    assert orjson.dumps(wire) == (
+        b'[{"Host":"n1","Score":10},{"Host":"n2","Score":3},{"Host":"n3","Score":0}]'
+    )
+    assert host_priorities({}) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"PodName": "p", "PodNamespace": "ns", "PodUID": "u-1", "Node": "n1"},
+        {"podname": "p", "podnamespace": "ns", "poduid": "u-1", "node": "n1"},
+    ],
+)
+def test_parse_binding_args(body: dict[str, str]) -> None:
+    assert parse_binding_args(body) == BindingArgs("p", "ns", "u-1", "n1")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (["p"], "request body must be a JSON object"),
+        ({"PodNamespace": "ns", "PodUID": "u", "Node": "n"}, "PodName must be a non-empty string"),
+        ({"PodName": "p", "PodUID": "u", "Node": "n"}, "PodNamespace must be a non-empty string"),
+        (
+            {"PodName": "p", "PodNamespace": "ns", "PodUID": 5, "Node": "n"},
+            "PodUID must be a non-empty string",
+        ),
+        (
+            {"PodName": "p", "PodNamespace": "ns", "PodUID": "u", "Node": ""},
+            "Node must be a non-empty string",
+        ),
+    ],
+)
+def test_malformed_binding_args(body: Any, message: str) -> None:
+    with pytest.raises(WireError, match=message):
+        parse_binding_args(body)
+
+
+def test_binding_result() -> None:
+    assert binding_result() == {"Error": ""}
+    assert binding_result("snugfit: no") == {"Error": "snugfit: no"}
