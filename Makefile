@@ -37,7 +37,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -q -m "not e2e" tests
 
 e2e: $(STAMP)
-	bash tests/e2e/controlplane/build.sh
+	bash tests/e2e/kubernetes/build.sh
 	$(BIN)/pytest -q -m e2e tests/e2e
 
 benchmarks: $(STAMP)
