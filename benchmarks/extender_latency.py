@@ -81,7 +81,11 @@ def cluster(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[st
     pods = []
     for i in range(n // 2):  # one pod on half of the nodes, first-fit by construction
         demand = trace[int(rng.integers(len(trace)))].demand
-        pods.append(pod_object(i, demand, nodes[2 * i]["metadata"]["name"] if demand.gpu_count <= 1 else None))
+        pods.append(
+            pod_object(
+                i, demand, nodes[2 * i]["metadata"]["name"] if demand.gpu_count <= 1 else None
+            )
+        )
     probe = pod_object(10**6, trace[1].demand, None)  # a 0.46-GPU pod
     return nodes, pods, probe
 
@@ -102,16 +106,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def measure(port: int, body_filter: bytes, body_prio: bytes, count: int) -> dict[str, list[float]]:
+async def measure(
+    port: int, body_filter: bytes, body_prio: bytes, count: int
+) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"filter": [], "prioritize": [], "both": []}
     headers = {"Content-Type": "application/json"}
     async with aiohttp.ClientSession() as session:
         for i in range(count + 20):
             t0 = time.perf_counter()
-            async with session.post(f"http://127.0.0.1:{port}/filter", data=body_filter, headers=headers) as r:
+            async with session.post(
+                f"http://127.0.0.1:{port}/filter", data=body_filter, headers=headers
+            ) as r:
                 reply = orjson.loads(await r.read())
             t1 = time.perf_counter()
-            async with session.post(f"http://127.0.0.1:{port}/prioritize", data=body_prio, headers=headers) as r:
+            async with session.post(
+                f"http://127.0.0.1:{port}/prioritize", data=body_prio, headers=headers
+            ) as r:
                 await r.read()
             t2 = time.perf_counter()
             if reply.get("Error"):
@@ -129,14 +139,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--policy", default="fgd")
     args = parser.parse_args()
-    print(f"policy {args.policy}; {args.requests} filter+prioritize pairs per row after 20 warm-up pairs")
-    print("| nodes | mode | request KiB | filter p50 / p99 ms | prioritize p50 / p99 ms | pair p50 / p99 ms |")
+    print(
+        f"policy {args.policy}; {args.requests} filter+prioritize pairs per row after 20 warm-up pairs"
+    )
+    print(
+        "| nodes | mode | request KiB | filter p50 / p99 ms | prioritize p50 / p99 ms | pair p50 / p99 ms |"
+    )
     print("|---|---|---|---|---|---|")
     for n in (int(x) for x in args.nodes.split(",")):
         nodes, _, probe = cluster(n)
         port = free_port()
         ready = multiprocessing.Event()
-        server = multiprocessing.Process(target=serve, args=(n, args.policy, port, ready), daemon=True)
+        server = multiprocessing.Process(
+            target=serve, args=(n, args.policy, port, ready), daemon=True
+        )
         server.start()
         ready.wait(120)
         time.sleep(1.0)  # let the server bind its socket
@@ -148,7 +164,10 @@ def main() -> None:
                 t = asyncio.run(measure(port, body, body, args.requests))
                 cells = [f"{1000 * np.percentile(t[k], 50):.2f} / {1000 * np.percentile(t[k], 99):.2f}"
                          for k in ("filter", "prioritize", "both")]  # fmt: skip
-                print(f"| {n} | {mode} | {len(body) / 1024:.0f} | " + " | ".join(cells) + " |", flush=True)
+                print(
+                    f"| {n} | {mode} | {len(body) / 1024:.0f} | " + " | ".join(cells) + " |",
+                    flush=True,
+                )
         finally:
             server.terminate()
             server.join(10)
