@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--traces-dir", type=Path, default=Path("../shared/traces"))
     parser.add_argument("--seeds", default="42-51")
     parser.add_argument("--trace", action="append", help="only these traces (default: all)")
+    parser.add_argument("--policy", action="append", help="only these policies (default: all)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/reproduction.json"))
     args = parser.parse_args()
     openb = args.traces_dir / "alibaba-gpu-v2023"
@@ -72,22 +73,26 @@ def main() -> None:
     )
     seeds = parse_seeds(args.seeds)
     names = args.trace or list(PUBLISHED_AT_100)
-    report: dict[str, dict[str, dict[str, float | None]]] = {}
+    policies = tuple(args.policy or POLICIES)
+    # results of other policies already in the file are kept (rerun a subset after a change)
+    report: dict[str, dict[str, dict[str, float | None]]] = (
+        json.loads(args.out.read_text()) if args.out.exists() else {}
+    )
     for name in names:
         pods_path = openb / f"openb_pod_list_{name}.csv"
         trace = Trace(
             nodes, tuple(load_pods(pods_path)), "openb_node_list_gpu_node.csv", pods_path.name
         )
         started = time.perf_counter()
-        specs = [RunSpec(p, s) for p in POLICIES for s in seeds]
+        specs = [RunSpec(p, s) for p in policies for s in seeds]
         results = [r for r in run_all(trace, specs, default_workers()) if isinstance(r, RunResult)]
-        report[name] = {}
+        report.setdefault(name, {})
         print(f"\n## {name} ({len(specs)} runs, {time.perf_counter() - started:.0f} s)")
         print(
             "| policy | ours @100% | paper @100% | gap | ours @130% | curve gap (mean abs, 0-130%) |"
         )
         print("|---|---|---|---|---|---|")
-        for policy in POLICIES:
+        for policy in policies:
             runs = [r for r in results if r.spec.policy == policy]
             at = np.array([unallocated_pct_at(r.log, (100, 130)) for r in runs])
             m100, sd100 = mean_sd(at[:, 0].tolist())

@@ -279,11 +279,12 @@ def test_k8s_default_score_is_least_allocated_plus_balanced() -> None:
 
 
 def test_k8s_mostallocated_score_is_most_allocated_with_gpus_plus_balanced() -> None:
-    # 4000m/8192Mi/4 GPUs, one GPU in use; pod 1000m/2048Mi/2 GPUs: most 41 (above),
-    # balanced 25% / 25% -> 100 => 141
+    # 4000m/8192Mi/4 GPUs, one GPU in use by a pod without cpu/memory requests; pod
+    # 1000m/2048Mi/2 GPUs: most 43 (above: the GPU pod counts 100m/200Mi for scoring),
+    # balanced on actual requests 25% / 25% -> 100 => 143
     state = one_node(4000, 8192, gpus=4, gpu_used=1)
     policy = K8sMostAllocated(PolicyContext(np.random.default_rng(0)))
-    assert policy.score(state, PodDemand(1000, 2048, 2, 1000), NODE0).tolist() == [141]
+    assert policy.score(state, PodDemand(1000, 2048, 2, 1000), NODE0).tolist() == [143]
 
 
 def test_k8s_default_gives_first_free_gpus_and_samples() -> None:
