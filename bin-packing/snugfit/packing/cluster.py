@@ -70,6 +70,7 @@ class ClusterState:
     cpu_scored: I64 = field(init=False)
     memory_scored: I64 = field(init=False)
     version: I64 = field(init=False)
+    changes: int = field(init=False)
     # kept in step with the used arrays, since every decision reads them
     cpu_free: I64 = field(init=False)
     memory_free: I64 = field(init=False)
@@ -89,6 +90,7 @@ class ClusterState:
         self.cpu_scored = np.zeros(n, dtype=np.int64)
         self.memory_scored = np.zeros(n, dtype=np.int64)
         self.version = np.zeros(n, dtype=np.int64)
+        self.changes = 0  # placements applied or removed so far
         self.cpu_free = self.cpu_capacity.copy()
         self.memory_free = self.memory_capacity.copy()
         self.gpu_free = self.gpu_capacity.copy()
@@ -154,6 +156,7 @@ class ClusterState:
             "gpu_free",
         ):
             setattr(clone, name, getattr(self, name).copy())
+        clone.changes = self.changes
         return clone
 
     def apply(self, placement: Placement) -> None:
@@ -191,3 +194,4 @@ class ClusterState:
         self.memory_free[n] = self.memory_capacity[n] - mem
         self.gpu_free[n, slots] = self.gpu_capacity[n, slots] - gpu
         self.version[n] += 1
+        self.changes += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,17 @@ Binder = Callable[[str, str, str, str, str, dict[str, Any]], Awaitable[None]]
 PodFetcher = Callable[[str, str], Awaitable[dict[str, Any]]]
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """One request checked against the cluster."""
+
+    state: ClusterState
+    demand: PodDemand
+    rows: I64
+    names: NDArray[np.object_]
+    codes: I64
+
+
 def extender_scores(scores: NDArray[np.float64]) -> NDArray[np.int64]:
     """Policy scores mapped onto the extender range 0..10, keeping the best at 10."""
     if len(scores) == 0:
@@ -60,8 +72,9 @@ class Extender:
         self._scheduler: Scheduler | None = None
         self._shapes_seen = 0
         self._state_seen: ClusterState | None = None
-        self._rows_seen: dict[tuple[str, ...], I64] = {}
+        self._rows_seen: dict[tuple[str, ...], tuple[I64, NDArray[np.object_]]] = {}
         self._rows_state: ClusterState | None = None
+        self._checked: tuple[ClusterState, tuple[Any, ...], PodDemand, I64] | None = None
 
     # ---- the policy ------------------------------------------------------------------------
     def scheduler(self) -> Scheduler:
@@ -80,56 +93,72 @@ class Extender:
         return self._scheduler
 
     # ---- filter and prioritize -------------------------------------------------------------
-    def _evaluate(self, args: ExtenderArgs) -> tuple[ClusterState, PodDemand, I64, I64]:
-        """State, demand, the requested nodes' rows (-1 if unknown) and reason codes (-1 if
-        unknown, 0 where the pod fits)."""
+    def _evaluate(self, args: ExtenderArgs) -> Evaluation:
+        """State, demand, the requested nodes' rows (-1 if unknown), their names as an array,
+        and reason codes (-1 if unknown, 0 where the pod fits)."""
         state = self.cache.state()
-        demand = self.cache.demand_of(args.pod)
-        rows = self._rows(state, args.node_names)
+        rows, names = self._rows(state, args.node_names)
+        demand, reasons = self._check(state, args.pod)
         if state.num_nodes == 0:
-            return state, demand, rows, np.full(len(rows), UNKNOWN_NODE, dtype=np.int64)
-        reasons = feasibility(state, demand).astype(np.int64)
+            return Evaluation(state, demand, rows, names, np.full(len(rows), UNKNOWN_NODE))
         codes = np.where(rows >= 0, reasons[np.maximum(rows, 0)], UNKNOWN_NODE)
-        return state, demand, rows, codes
+        return Evaluation(state, demand, rows, names, codes)
 
-    def _rows(self, state: ClusterState, names: tuple[str, ...]) -> I64:
-        """Rows of the named nodes (-1 if unknown); kube-scheduler sends the same list for
-        pod after pod, so the last lists are remembered until the nodes change."""
+    def _check(self, state: ClusterState, pod: dict[str, Any]) -> tuple[PodDemand, I64]:
+        """The pod's demand and the reason code of every node. kube-scheduler asks filter and
+        then prioritize about the same pod; the answer is kept until the cluster changes."""
+        meta = pod.get("metadata") or {}
+        key = (meta.get("uid"), meta.get("resourceVersion"), state.changes)
+        last = self._checked
+        if key[0] is not None and last is not None and last[0] is state and last[1] == key:
+            return last[2], last[3]
+        demand = self.cache.demand_of(pod)
+        reasons = (
+            feasibility(state, demand).astype(np.int64)
+            if state.num_nodes
+            else np.zeros(0, np.int64)
+        )
+        self._checked = (state, key, demand, reasons)
+        return demand, reasons
+
+    def _rows(self, state: ClusterState, names: tuple[str, ...]) -> tuple[I64, NDArray[np.object_]]:
+        """Rows of the named nodes (-1 if unknown) and the names as an array; kube-scheduler
+        sends the same list for pod after pod, so the last lists are remembered until the
+        nodes change."""
         if state is not self._rows_state or len(self._rows_seen) >= 4:
             self._rows_seen, self._rows_state = {}, state
-        rows = self._rows_seen.get(names)
-        if rows is None:
+        found = self._rows_seen.get(names)
+        if found is None:
             index = self.cache.indexes()
             rows = np.fromiter((index.get(n, -1) for n in names), np.int64, len(names))
-            self._rows_seen[names] = rows
-        return rows
+            found = self._rows_seen[names] = (rows, np.array(names, dtype=object))
+        return found
 
     def filter(self, args: ExtenderArgs) -> FilterResult:
         try:
-            state, demand, rows, codes = self._evaluate(args)
+            e = self._evaluate(args)
         except PodRequestError as exc:
             return FilterResult(error=f"snugfit: pod {args.pod_key}: {exc}")
         result = FilterResult(nodes=[] if args.nodes is not None else None)
-        names = args.node_names
-        for code in np.unique(codes[codes != Reason.FITS]):
-            rejected = np.flatnonzero(codes == code)
+        for code in np.unique(e.codes[e.codes != Reason.FITS]):
+            rejected = e.names[e.codes == code].tolist()
             if code == UNKNOWN_NODE:
-                for p in rejected:
-                    why = self.cache.node_errors.get(names[p], "node not yet known to snugfit")
-                    result.failed[names[p]] = f"snugfit: {why}"
+                for name in rejected:
+                    why = self.cache.node_errors.get(name, "node not yet known to snugfit")
+                    result.failed[name] = f"snugfit: {why}"
                 continue
             reason = Reason(int(code))
-            message = f"snugfit: {reason_message(demand, reason)}"
+            message = f"snugfit: {reason_message(e.demand, reason)}"
             target = result.failed_unresolvable if reason in UNRESOLVABLE else result.failed
-            target.update((names[p], message) for p in rejected)
-        fitting = np.flatnonzero(codes == Reason.FITS)
+            target.update(dict.fromkeys(rejected, message))
+        fitting = np.flatnonzero(e.codes == Reason.FITS)
         if self.config.mode == "narrow" and len(fitting) > 1:
-            scores = self.scheduler().scores(state, demand, rows[fitting])
+            scores = self.scheduler().scores(e.state, e.demand, e.rows[fitting])
             best = scores.max()
             message = "snugfit: another node packs this pod better"
-            result.failed.update((names[p], message) for p in fitting[scores < best])
+            result.failed.update(dict.fromkeys(e.names[fitting[scores < best]].tolist(), message))
             fitting = fitting[scores == best]
-        result.node_names = [names[p] for p in fitting]
+        result.node_names = e.names[fitting].tolist()
         if args.nodes is not None:
             result.nodes = [args.nodes[p] for p in fitting]
         return result
@@ -138,17 +167,16 @@ class Extender:
         """Scores 1..10 for the nodes where the pod fits and that score above the lowest;
         the nodes left out get 0 from kube-scheduler, which is what they would get here."""
         try:
-            state, demand, rows, codes = self._evaluate(args)
+            e = self._evaluate(args)
         except PodRequestError:
             return {}
-        fitting = np.flatnonzero(codes == Reason.FITS)
+        fitting = np.flatnonzero(e.codes == Reason.FITS)
         if len(fitting) == 0:
             return {}
-        scaled = extender_scores(self.scheduler().scores(state, demand, rows[fitting]))
+        scaled = extender_scores(self.scheduler().scores(e.state, e.demand, e.rows[fitting]))
         positive = scaled > 0
-        names = args.node_names
         return dict(
-            zip((names[p] for p in fitting[positive]), scaled[positive].tolist(), strict=True)
+            zip(e.names[fitting[positive]].tolist(), scaled[positive].tolist(), strict=True)
         )
 
     # ---- bind ------------------------------------------------------------------------------

@@ -66,17 +66,20 @@ def _timed(verb: str, handler: Verb) -> Verb:
             response = await handler(request)
             if response.status >= 400:
                 outcome = "rejected"
-            return response
         except web.HTTPRequestEntityTooLarge:
             outcome = "rejected"
-            return _json({"Error": "snugfit: request body too large"}, status=413)
+            response = _json({"Error": "snugfit: request body too large"}, status=413)
         except Exception:
             outcome = "error"
             log.exception("handler failed", extra={"verb": verb})
-            return _json({"Error": f"snugfit: internal error while handling {verb}"}, status=500)
-        finally:
-            metrics.requests.labels(verb, outcome).inc()
-            metrics.latency.labels(verb).observe(time.perf_counter() - started)
+            response = _json(
+                {"Error": f"snugfit: internal error while handling {verb}"}, status=500
+            )
+        elapsed = time.perf_counter() - started
+        metrics.requests.labels(verb, outcome).inc()
+        metrics.latency.labels(verb).observe(elapsed)
+        response.headers["Server-Timing"] = f"handler;dur={elapsed * 1000:.3f}"
+        return response
 
     return wrapped
 

@@ -66,7 +66,10 @@ def parse_extender_args(body: Any) -> ExtenderArgs:
     if names is not None:
         if not isinstance(names, list):
             raise WireError("NodeNames must be a list of strings")
-        return ExtenderArgs(pod, tuple(_string(n, "NodeNames[]") for n in names), None)
+        node_names = tuple(names)
+        if not set(map(type, node_names)) <= {str} or "" in node_names:
+            raise WireError("NodeNames[] must be a non-empty string")
+        return ExtenderArgs(pod, node_names, None)
     if node_list is not None:
         items = _object(node_list, "Nodes").get("items")
         if items is None:
