@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from snugfit.packing.policies import POLICIES as REGISTRY
 from snugfit.simulations.metrics import CURVE_LEVELS, allocated_pct_at, mean_sd, unallocated_pct_at
 from snugfit.simulations.published import PUBLISHED_AT_100
 from snugfit.simulations.runner import RunResult, RunSpec, default_workers, run_all
@@ -25,16 +26,7 @@ from snugfit.simulations.seeds import parse_seeds
 from snugfit.simulations.traces import load_nodes, load_pods
 from snugfit.simulations.workload_model import Trace
 
-POLICIES = (
-    "random",
-    "dotprod",
-    "clustering",
-    "packing",
-    "bestfit",
-    "fgd",
-    "k8s-default",
-    "k8s-mostallocated",
-)
+POLICIES = tuple(REGISTRY)
 PUBLISHED_NAMES = {
     "01-Random": "random",
     "02-DotProd": "dotprod",

@@ -23,16 +23,7 @@ from snugfit.simulations.trace_error import TraceError
 from snugfit.simulations.traces import resolve
 from snugfit.simulations.workload_model import Trace
 
-DEFAULT_POLICIES = (
-    "random",
-    "dotprod",
-    "clustering",
-    "packing",
-    "bestfit",
-    "fgd",
-    "k8s-default",
-    "k8s-mostallocated",
-)
+DEFAULT_POLICIES = tuple(POLICIES)  # every registered policy, in the registry's order
 
 
 class Mode(StrEnum):

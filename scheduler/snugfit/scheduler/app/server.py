@@ -199,14 +199,14 @@ def _watching(connection: Connection) -> Callable[[web.Application], AsyncIterat
         metrics, timeout = app[METRICS], app[CONFIG].watch_timeout_s
         tasks = [
             asyncio.create_task(
-                _reflect(kube, "/api/v1/nodes", {}, _NodeHandler(cache, metrics), timeout)
+                _reflect(kube, "/api/v1/nodes", {}, _node_feed(cache, metrics), timeout)
             ),
             asyncio.create_task(
                 _reflect(
                     kube,
                     "/api/v1/pods",
                     {"fieldSelector": NOT_TERMINAL},
-                    _PodHandler(cache, metrics),
+                    _pod_feed(cache, metrics),
                     timeout,
                 )
             ),
@@ -232,36 +232,31 @@ async def _reflect(
     )
 
 
-class _NodeHandler:
-    def __init__(self, cache: ClusterCache, metrics: ExtenderMetrics) -> None:
-        self.cache, self.events = cache, metrics.watch_events.labels("nodes")
+class _Feed:
+    """What a reflector calls, sent to the cache's methods for one kind of object."""
 
-    def replace(self, items: list[dict[str, Any]]) -> None:
-        self.cache.replace_nodes(items)
-
-    def upsert(self, obj: dict[str, Any]) -> None:
-        self.events.inc()
-        self.cache.upsert_node(obj)
-
-    def delete(self, obj: dict[str, Any]) -> None:
-        self.events.inc()
-        self.cache.delete_node(obj)
-
-
-class _PodHandler:
-    def __init__(self, cache: ClusterCache, metrics: ExtenderMetrics) -> None:
-        self.cache, self.events = cache, metrics.watch_events.labels("pods")
-
-    def replace(self, items: list[dict[str, Any]]) -> None:
-        self.cache.replace_pods(items)
+    def __init__(self, replace: Callable[[list[dict[str, Any]]], None],
+                 upsert: Callable[[dict[str, Any]], None], delete: Callable[[dict[str, Any]], None],
+                 events: Any) -> None:  # fmt: skip
+        self.replace, self._upsert, self._delete, self.events = replace, upsert, delete, events
 
     def upsert(self, obj: dict[str, Any]) -> None:
         self.events.inc()
-        self.cache.upsert_pod(obj)
+        self._upsert(obj)
 
     def delete(self, obj: dict[str, Any]) -> None:
         self.events.inc()
-        self.cache.delete_pod(obj)
+        self._delete(obj)
+
+
+def _node_feed(cache: ClusterCache, metrics: ExtenderMetrics) -> _Feed:
+    events = metrics.watch_events.labels("nodes")
+    return _Feed(cache.replace_nodes, cache.upsert_node, cache.delete_node, events)
+
+
+def _pod_feed(cache: ClusterCache, metrics: ExtenderMetrics) -> _Feed:
+    events = metrics.watch_events.labels("pods")
+    return _Feed(cache.replace_pods, cache.upsert_pod, cache.delete_pod, events)
 
 
 def tls_context(config: ExtenderConfig) -> ssl.SSLContext | None:

@@ -91,32 +91,24 @@ class KubeClient:
                 if line.strip():
                     yield orjson.loads(line)
 
-    async def json_patch(self, path: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json-patch+json"}
-        async with self.session.patch(
-            self._url(path), data=orjson.dumps(ops), **self._kw(headers=headers)
-        ) as resp:
+    async def _send(self, method: str, path: str, body: Any, content_type: str) -> dict[str, Any]:
+        headers = {"Content-Type": content_type}
+        request = self.session.request(
+            method, self._url(path), data=orjson.dumps(body), **self._kw(headers=headers)
+        )
+        async with request as resp:
             await _raise_for(resp)
             result: dict[str, Any] = orjson.loads(await resp.read())
             return result
+
+    async def json_patch(self, path: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        return await self._send("PATCH", path, ops, "application/json-patch+json")
 
     async def merge_patch(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Content-Type": "application/merge-patch+json"}
-        async with self.session.patch(
-            self._url(path), data=orjson.dumps(patch), **self._kw(headers=headers)
-        ) as resp:
-            await _raise_for(resp)
-            result: dict[str, Any] = orjson.loads(await resp.read())
-            return result
+        return await self._send("PATCH", path, patch, "application/merge-patch+json")
 
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
-        async with self.session.post(
-            self._url(path), data=orjson.dumps(body), **self._kw(headers=headers)
-        ) as resp:
-            await _raise_for(resp)
-            result: dict[str, Any] = orjson.loads(await resp.read())
-            return result
+        return await self._send("POST", path, body, "application/json")
 
 
 TRANSIENT = (
