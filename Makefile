@@ -24,8 +24,8 @@ demo: $(STAMP)
 test: lint typecheck contracts unit e2e
 
 lint: $(STAMP)
-	$(BIN)/ruff check $(SRC) tests benchmarks
-	$(BIN)/ruff format --check $(SRC) tests benchmarks
+	$(BIN)/ruff check $(SRC) tests
+	$(BIN)/ruff format --check $(SRC) tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy $(SRC)
@@ -41,8 +41,8 @@ e2e: $(STAMP)
 	$(BIN)/pytest -q -m e2e tests/e2e
 
 benchmarks: $(STAMP)
-	$(BIN)/python benchmarks/reproduce_published.py
-	$(BIN)/python benchmarks/simulator_speed.py
+	$(BIN)/python tests/benchmarks/reproduce_published.py
+	$(BIN)/python tests/benchmarks/simulator_speed.py
 
 clean:
 	rm -rf $(VENV) snugfit-out .mypy_cache .ruff_cache .hypothesis

@@ -2,7 +2,7 @@
 on a trace, counting failed pods by kind (CPU-only, sharing, k whole GPUs), the GPU share they
 asked for, and the most common rejection reason per failure; then what is left idle.
 
-    python benchmarks/failure_breakdown.py k8s-default [--trace default] [--seed 42]
+    python tests/benchmarks/failure_breakdown.py k8s-default [--trace default] [--seed 42]
 """
 
 from __future__ import annotations

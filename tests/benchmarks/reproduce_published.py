@@ -5,7 +5,7 @@ exact protocol, and prints, per trace, our mean ± SD of unallocated GPU % at 10
 to the published mean, and the mean absolute gap between our mean curve and the published
 mean curve over arrived 0..130%. Writes the raw numbers to --out as JSON.
 
-    python benchmarks/reproduce_published.py [--traces-dir ../shared/traces] [--seeds 42-51]
+    python tests/benchmarks/reproduce_published.py [--traces-dir ../shared/traces] [--seeds 42-51]
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="42-51")
     parser.add_argument("--trace", action="append", help="only these traces (default: all)")
     parser.add_argument("--policy", action="append", help="only these policies (default: all)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/reproduction.json"))
+    parser.add_argument(
+        "--out", type=Path, default=Path("tests/benchmarks/results/reproduction.json")
+    )
     args = parser.parse_args()
     openb = args.traces_dir / "alibaba-gpu-v2023"
     nodes = tuple(load_nodes(openb / "openb_node_list_gpu_node.csv"))

@@ -5,7 +5,7 @@ Uses the end-to-end harness (tests/e2e): etcd, kube-apiserver and kube-scheduler
 loopback. Each run creates --pods pods asking for one whole GPU (nvidia.com/gpu: 1, which the
 extender manages) and times from the first create to the last binding.
 
-    python benchmarks/scheduler_throughput.py [--nodes 1000] [--pods 500]
+    python tests/benchmarks/scheduler_throughput.py [--nodes 1000] [--pods 500]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 
 from controlplane import ControlPlane, ensure_binaries
 from extender_harness import (

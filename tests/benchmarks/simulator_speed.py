@@ -5,7 +5,7 @@ times (so the arrival mix and the load are unchanged while nodes and arrivals gr
 Each size runs in a fresh process so its peak resident memory is its own. Prints, per size:
 nodes, arrivals, replay seconds, microseconds per decision, and peak RSS.
 
-    python benchmarks/simulator_speed.py [--policy fgd] [--scales 1,4,16] [--seed 42]
+    python tests/benchmarks/simulator_speed.py [--policy fgd] [--scales 1,4,16] [--seed 42]
 """
 
 from __future__ import annotations

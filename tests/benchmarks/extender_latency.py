@@ -8,7 +8,7 @@ full-nodes mode, and reports p50 / p99 of each verb and of the pair as the clien
 (HTTP and this Python client included), and of the pair's time inside the extender (its
 Server-Timing header: from the request read to the reply built).
 
-    python benchmarks/extender_latency.py [--nodes 100,1000,5000] [--requests 300] [--policy fgd]
+    python tests/benchmarks/extender_latency.py [--nodes 100,1000,5000] [--requests 300] [--policy fgd]
 """
 
 from __future__ import annotations
