@@ -132,24 +132,23 @@ async def test_lists_watches_and_binds_through_the_api(
         reply = await (await client.post("/filter", json=args)).json()
         assert (reply["NodeNames"], reply["Error"]) == (["gpu-1", "gpu-2"], "")
 
-        # bind: a JSON merge patch with the pod's UID and the assignment, then the Binding
+        # bind: one Binding with the pod's UID, carrying the assignment; no patch
         bind = {"PodName": "p", "PodNamespace": "default", "PodUID": "uid-p", "Node": "gpu-2"}
         assert await (await client.post("/bind", json=bind)).json() == {"Error": ""}
         value = '{"node":"gpu-2","gpus":[{"index":0,"uuid":"GPU-gpu-2-0","milli":500}]}'
-        assert api.patches == [
-            (
-                "default/p",
-                "application/merge-patch+json",
-                {"metadata": {"uid": "uid-p", "annotations": {"snugfit.io/gpu-assignment": value}}},
-            )
-        ]
+        assert api.patches == []
         assert api.bindings == [
             (
                 "/api/v1/namespaces/default/pods/p/binding",
                 {
                     "apiVersion": "v1",
                     "kind": "Binding",
-                    "metadata": {"name": "p", "namespace": "default", "uid": "uid-p"},
+                    "metadata": {
+                        "name": "p",
+                        "namespace": "default",
+                        "uid": "uid-p",
+                        "annotations": {"snugfit.io/gpu-assignment": value},
+                    },
                     "target": {"apiVersion": "v1", "kind": "Node", "name": "gpu-2"},
                 },
             )

@@ -35,7 +35,7 @@ from snugfit.packing.demand import PodDemand
 from snugfit.packing.placement import Placement
 from snugfit.scheduler.app import logs
 from snugfit.scheduler.app.config import ExtenderConfig
-from snugfit.scheduler.app.extender import Extender, annotation_patch, extender_scores
+from snugfit.scheduler.app.extender import Extender, binding, extender_scores
 from snugfit.scheduler.app.server import EXTENDER, KUBE, build_app
 from snugfit.scheduler.cache.cluster_cache import ClusterCache, Held
 from snugfit.scheduler.kube.client import ApiError
@@ -570,25 +570,20 @@ async def test_filter_wrong_shaped_pod_is_a_200_error(aiohttp_client: Any, spec:
 
 # ---- bind over HTTP ------------------------------------------------------------------------
 class FakeKube:
-    """Stands in for KubeClient: records merge patches and created objects (it has no
-    json_patch: the extender sends merge patches only)."""
+    """Stands in for KubeClient: records created objects (it has no patch methods: the
+    extender binds with one Binding that carries the assignment)."""
 
-    def __init__(self, pods: dict[str, dict[str, Any]], fail_patch: bool = False) -> None:
+    def __init__(self, pods: dict[str, dict[str, Any]], fail_create: bool = False) -> None:
         self.pods = pods
-        self.fail_patch = fail_patch
-        self.patches: list[tuple[str, dict[str, Any]]] = []
+        self.fail_create = fail_create
         self.created: list[tuple[str, dict[str, Any]]] = []
 
     async def get(self, path: str) -> dict[str, Any]:
         return self.pods[path]
 
-    async def merge_patch(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
-        if self.fail_patch:
-            raise ApiError(422, "the server rejected our request")
-        self.patches.append((path, patch))
-        return {}
-
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if self.fail_create:
+            raise ApiError(422, "the server rejected our request")
         self.created.append((path, body))
         return body
 
@@ -608,7 +603,7 @@ async def test_bind_without_an_api_connection(aiohttp_client: Any) -> None:
 
 
 @aio
-async def test_bind_patches_the_assignment_then_creates_the_binding(aiohttp_client: Any) -> None:
+async def test_bind_creates_one_binding_that_carries_the_assignment(aiohttp_client: Any) -> None:
     cache = make_cache()
     cache.upsert_pod(P_SHARE)
     app = build_app(PACKING, cache)
@@ -617,21 +612,20 @@ async def test_bind_patches_the_assignment_then_creates_the_binding(aiohttp_clie
     client = await aiohttp_client(app)
     assert await post(client, "/bind", BIND_P) == (200, {"Error": ""})
     path = "/api/v1/namespaces/default/pods/p"
-    # best fit: GPU 0 (500 free) before GPU 1 (1000 free); a merge patch naming the UID and
-    # only the assignment annotation
-    assert kube.patches == [
-        (
-            path,
-            {"metadata": {"uid": "uid-p", "annotations": {"snugfit.io/gpu-assignment": P_VALUE}}},
-        )
-    ]
+    # best fit: GPU 0 (500 free) before GPU 1 (1000 free); one Binding, naming the pod's UID
+    # and carrying the assignment, which the API server copies onto the pod as it binds it
     assert kube.created == [
         (
             f"{path}/binding",
             {
                 "apiVersion": "v1",
                 "kind": "Binding",
-                "metadata": {"name": "p", "namespace": "default", "uid": "uid-p"},
+                "metadata": {
+                    "name": "p",
+                    "namespace": "default",
+                    "uid": "uid-p",
+                    "annotations": {"snugfit.io/gpu-assignment": P_VALUE},
+                },
                 "target": {"apiVersion": "v1", "kind": "Node", "name": "gpu-2"},
             },
         )
@@ -649,7 +643,7 @@ async def test_bind_failure_over_http_releases_the_reservation(aiohttp_client: A
     cache.upsert_pod(P_SHARE)
     before = snapshot(cache.state())
     app = build_app(PACKING, cache)
-    app[KUBE] = FakeKube({}, fail_patch=True)  # type: ignore[misc]
+    app[KUBE] = FakeKube({}, fail_create=True)  # type: ignore[misc]
     client = await aiohttp_client(app)
     assert await post(client, "/bind", BIND_P) == (
         200,
@@ -666,7 +660,7 @@ async def test_bind_failure_over_http_releases_the_reservation(aiohttp_client: A
 class Calls:
     def __init__(self) -> None:
         self.fetched: list[tuple[str, str]] = []
-        self.bound: list[tuple[str, str, str, str, str, dict[str, Any]]] = []
+        self.bound: list[tuple[str, str, str, str, str]] = []
 
 
 def fakes(
@@ -678,10 +672,8 @@ def fakes(
             raise ApiError(404, f'pods "{name}" not found')
         return fetched
 
-    async def bind(
-        namespace: str, name: str, uid: str, node: str, value: str, the_pod: dict[str, Any]
-    ) -> None:
-        calls.bound.append((namespace, name, uid, node, value, the_pod))
+    async def bind(namespace: str, name: str, uid: str, node: str, value: str) -> None:
+        calls.bound.append((namespace, name, uid, node, value))
         if error is not None:
             raise error
 
@@ -697,14 +689,13 @@ async def test_extender_bind_records_the_reservation_and_the_assignment() -> Non
     error = await extender.bind(BindingArgs("p", "default", "uid-p", "gpu-2"), *fakes(calls))
     assert error == ""
     assert calls.fetched == []  # the pod was in the cache
-    [(namespace, name, uid, node, value, the_pod)] = calls.bound
+    [(namespace, name, uid, node, value)] = calls.bound
     assert (namespace, name, uid, node) == ("default", "p", "uid-p", "gpu-2")
     assert json.loads(value) == {
         "node": "gpu-2",
         "gpus": [{"index": 0, "uuid": "GPU-gpu-2-0", "milli": 500}],
     }
     assert value == P_VALUE
-    assert the_pod == P_SHARE
     index = cache.node_index("gpu-2")
     assert index == 2  # broken is not in the state: cpu-only, gpu-1, gpu-2, gpu-4
     # the intent (node, the pod's demand, its GPUs) and what is counted in the state
@@ -835,7 +826,7 @@ async def test_concurrent_binds_for_the_last_half_gpu_never_over_commit() -> Non
         await both_fetching.wait()
         return pods[name]
 
-    async def bind(namespace: str, name: str, uid: str, node: str, value: str, p: Any) -> None:
+    async def bind(namespace: str, name: str, uid: str, node: str, value: str) -> None:
         bound.append(name)
         await release.wait()  # the API calls are in flight
 
@@ -900,78 +891,18 @@ async def test_concurrent_binds_where_the_first_fails_let_the_second_retry() -> 
     assert gpu_used(cache.state(), "n1") == [600]
 
 
-# ---- the annotation patch ------------------------------------------------------------------
-def test_annotation_patch() -> None:
-    assert annotation_patch("uid-p", "V") == {
-        "metadata": {"uid": "uid-p", "annotations": {"snugfit.io/gpu-assignment": "V"}}
-    }
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch: objects merge member by member, null removes a member,
-    anything else replaces the target."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
-
-
-def server_merge_patch(live: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """What the API server does with the merge patch: apply it, and refuse it if it would
-    change the pod's UID (immutable)."""
-    patched: dict[str, Any] = merge_patch(live, patch)
-    if patched["metadata"]["uid"] != live["metadata"]["uid"]:
-        raise ValueError("metadata.uid: field is immutable")
-    return patched
-
-
-@pytest.mark.parametrize(
-    ("annotations", "expected"),
-    [
-        ({"team": "ml"}, {"team": "ml", "snugfit.io/gpu-assignment": "V"}),
-        ({}, {"snugfit.io/gpu-assignment": "V"}),
-        (None, {"snugfit.io/gpu-assignment": "V"}),  # no annotations member at all
-        # an older assignment is replaced, the rest kept
-        (
-            {"snugfit.io/gpu-assignment": "OLD", "team": "ml"},
-            {"snugfit.io/gpu-assignment": "V", "team": "ml"},
-        ),
-    ],
-)
-def test_annotation_patch_applied_to_the_live_pod(
-    annotations: dict[str, str] | None, expected: dict[str, str]
-) -> None:
-    live = pod("p", {MILLI: "500"}, annotations=annotations)
-    if annotations is None:
-        del live["metadata"]["annotations"]
-    patched = server_merge_patch(live, annotation_patch("uid-p", "V"))
-    assert patched["metadata"]["annotations"] == expected
-    # nothing but the annotation changes
-    del patched["metadata"]["annotations"]
-    live["metadata"].pop("annotations", None)
-    assert patched == live
-
-
-def test_annotation_patch_refused_for_a_pod_replaced_under_the_same_name() -> None:
-    live = pod("p", uid="uid-new")
-    with pytest.raises(ValueError, match="uid: field is immutable"):
-        server_merge_patch(live, annotation_patch("uid-p", "V"))
-
-
-def test_annotation_patch_from_a_stale_pod_keeps_live_annotations() -> None:
-    # the watch saw the pod before another controller annotated it: the merge patch does not
-    # depend on the cached pod, and leaves the annotations the live pod gained meanwhile alone
-    live = pod("p", annotations={"team": "ml", "other.io/x": "1"})
-    patched = server_merge_patch(live, annotation_patch("uid-p", "V"))
-    assert patched["metadata"]["annotations"] == {
-        "team": "ml",
-        "other.io/x": "1",
-        "snugfit.io/gpu-assignment": "V",
+# ---- the Binding ---------------------------------------------------------------------------
+def test_binding_names_the_uid_and_carries_the_assignment() -> None:
+    assert binding("ns", "p", "uid-p", "n1", "V") == {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {
+            "name": "p",
+            "namespace": "ns",
+            "uid": "uid-p",
+            "annotations": {"snugfit.io/gpu-assignment": "V"},
+        },
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"},
     }
 
 

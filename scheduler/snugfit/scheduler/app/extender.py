@@ -37,8 +37,8 @@ UNRESOLVABLE = (Reason.GPU_MODEL_NOT_ALLOWED, Reason.TOO_FEW_GPUS)
 UNKNOWN_NODE = -1
 I64 = NDArray[np.int64]
 
-# Binder: (namespace, name, uid, node, annotation value, pod) -> awaitable; raises on failure.
-Binder = Callable[[str, str, str, str, str, dict[str, Any]], Awaitable[None]]
+# Binder: (namespace, name, uid, node, assignment annotation) -> awaitable; raises on failure.
+Binder = Callable[[str, str, str, str, str], Awaitable[None]]
 PodFetcher = Callable[[str, str], Awaitable[dict[str, Any]]]
 
 
@@ -181,8 +181,8 @@ class Extender:
 
     # ---- bind ------------------------------------------------------------------------------
     async def bind(self, args: BindingArgs, fetch_pod: PodFetcher, bind_pod: Binder) -> str:
-        """Choose GPUs, reserve them, record them on the pod, create the Binding. Returns an
-        error message, or "" on success; a failure leaves no reservation behind."""
+        """Choose GPUs, reserve them, then bind the pod with a Binding that records them.
+        Returns an error message, or "" on success; a failure leaves no reservation behind."""
         pod = self.cache.pods.get(args.pod_uid)
         if pod is None:
             try:
@@ -215,7 +215,7 @@ class Extender:
         assignment = GpuAssignment(args.node, slots, placement.gpu_milli, uuids)
         try:
             await bind_pod(
-                args.pod_namespace, args.pod_name, args.pod_uid, args.node, assignment.encode(), pod
+                args.pod_namespace, args.pod_name, args.pod_uid, args.node, assignment.encode()
             )
         except Exception as exc:
             self.cache.forget(args.pod_uid)
@@ -240,8 +240,14 @@ class Extender:
         return ""
 
 
-def annotation_patch(uid: str, value: str) -> dict[str, Any]:
-    """JSON merge patch that adds the assignment annotation (leaving the others alone) and
-    names the pod's UID, which the API server refuses to change: a pod replaced under the same
-    name since we read it is never annotated."""
-    return {"metadata": {"uid": uid, "annotations": {r.ASSIGNMENT_ANNOTATION: value}}}
+def binding(namespace: str, name: str, uid: str, node: str, assignment: str) -> dict[str, Any]:
+    """The Binding that puts the pod on the node and, in the same write, records its GPUs: the
+    API server copies a Binding's annotations onto the pod, and refuses a Binding whose UID is
+    not the pod's (a pod deleted and recreated under the same name since it was read)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": name, "namespace": namespace, "uid": uid,
+                     "annotations": {r.ASSIGNMENT_ANNOTATION: assignment}},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+    }  # fmt: skip

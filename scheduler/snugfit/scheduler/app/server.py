@@ -17,7 +17,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 
 from snugfit.packing.fragmentation import cluster_fragmentation
 from snugfit.scheduler.app.config import ExtenderConfig
-from snugfit.scheduler.app.extender import Extender, annotation_patch
+from snugfit.scheduler.app.extender import Extender, binding
 from snugfit.scheduler.app.metrics import ExtenderMetrics
 from snugfit.scheduler.cache.cluster_cache import ClusterCache
 from snugfit.scheduler.kube.client import KubeClient
@@ -113,18 +113,9 @@ async def handle_bind(request: web.Request) -> web.Response:
     async def fetch(namespace: str, name: str) -> dict[str, Any]:
         return await kube.get(f"/api/v1/namespaces/{namespace}/pods/{name}")
 
-    async def bind(
-        namespace: str, name: str, uid: str, node: str, value: str, pod: dict[str, Any]
-    ) -> None:
-        path = f"/api/v1/namespaces/{namespace}/pods/{name}"
-        await kube.merge_patch(path, annotation_patch(uid, value))
-        binding = {
-            "apiVersion": "v1",
-            "kind": "Binding",
-            "metadata": {"name": name, "namespace": namespace, "uid": uid},
-            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
-        }
-        await kube.create(f"{path}/binding", binding)
+    async def bind(namespace: str, name: str, uid: str, node: str, assignment: str) -> None:
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}/binding"
+        await kube.create(path, binding(namespace, name, uid, node, assignment))
 
     error = await request.app[EXTENDER].bind(args, fetch, bind)
     _refresh_gauges(request.app)

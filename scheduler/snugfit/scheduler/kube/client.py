@@ -104,9 +104,6 @@ class KubeClient:
     async def json_patch(self, path: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
         return await self._send("PATCH", path, ops, "application/json-patch+json")
 
-    async def merge_patch(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
-        return await self._send("PATCH", path, patch, "application/merge-patch+json")
-
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._send("POST", path, body, "application/json")
 
