@@ -90,6 +90,13 @@ def assert_no_overcommit(all_pods: list[JsonObject]) -> dict[tuple[str, int], in
     return used
 
 
+def wait_books_match(extender: Extender, used: dict[tuple[str, int], int], what: str) -> None:
+    """Wait until the extender's GPU allocation equals what the pods' records add up to."""
+    total = sum(used.values()) / 1000
+    poll(lambda: True if abs(extender.metric("snugfit_gpu_allocated") - total) < 1e-6 else None,
+         timeout=30, what=what)  # fmt: skip
+
+
 def state_from(all_pods: list[JsonObject]) -> ClusterState:
     """The cluster as the bound pods' records say it is."""
     gpus = tuple(GpuSpec("A100", 81920) for _ in range(GPUS_PER_NODE))
@@ -179,9 +186,7 @@ def test_200_pods_at_once_never_over_commit_a_gpu(
             assert not fits.any(), (
                 f"{pod['metadata']['name']} pending but fits {np.flatnonzero(fits)}"
             )
-    # the extender's own books agree with what the pods record
-    poll(lambda: True if abs(extender.metric("snugfit_gpu_allocated") - sum(used.values()) / 1000) < 1e-6
-         else None, timeout=30, what="extender's allocation equals the pods' records")  # fmt: skip
+    wait_books_match(extender, used, "extender's allocation equals the pods' records")
 
 
 def test_restarting_the_extender_mid_stream_loses_no_assignment(
@@ -199,8 +204,7 @@ def test_restarting_the_extender_mid_stream_loses_no_assignment(
     used = assert_no_overcommit(final)
     for gpu, milli in before.items():  # nothing bound before the crash was lost or moved
         assert used.get(gpu, 0) >= milli, (gpu, milli, used.get(gpu))
-    poll(lambda: True if abs(extender.metric("snugfit_gpu_allocated") - sum(used.values()) / 1000) < 1e-6
-         else None, timeout=30, what="restarted extender rebuilt the allocation from the pods")  # fmt: skip
+    wait_books_match(extender, used, "restarted extender rebuilt the allocation from the pods")
 
 
 def test_pod_deleted_between_filter_and_bind_leaves_no_allocation(
