@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from controlplane import ControlPlane, ensure_binaries
 from extender_harness import (
     NAMESPACE,
+    bound_count,
     delete_all_pods,
     extender_and_scheduler,
     gpu_node,
     gpu_pod,
-    pods,
 )
 from kubeapi import ApiError, KubeApi, poll
 from objects import create_ready_node
@@ -47,7 +47,7 @@ def run(api: KubeApi, count: int, scheduler_name: str) -> float:
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda m: api.create(f"/api/v1/namespaces/{NAMESPACE}/pods", m), manifests))
-    poll(lambda: True if sum(1 for p in pods(api) if p["spec"].get("nodeName")) == count else None,
+    poll(lambda: True if bound_count(api) == count else None,
          timeout=900, what=f"{count} pods bound", interval=0.5)  # fmt: skip
     return time.monotonic() - started
 

@@ -22,6 +22,10 @@ from kubeapi import ApiError, JsonObject, KubeApi, poll
 from objects import create_ready_node
 from processes import Process
 
+from snugfit.packing.cluster import ClusterState, NodeSpec
+from snugfit.packing.placement import Placement
+from snugfit.scheduler.protocol.pod_requests import pod_demand
+
 DEPLOY_CONFIGS = REPO_ROOT / "deploy" / "scheduler-config"
 SNUGFIT = Path(sys.executable).with_name("snugfit")
 NAMESPACE = "snugfit-e2e"  # apart from other tests' pods
@@ -187,3 +191,23 @@ def bound_pod(api: KubeApi, name: str) -> JsonObject | None:
     """The pod once it has a node, else None (for poll)."""
     pod = api.get(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}")
     return pod if pod["spec"].get("nodeName") else None
+
+
+def bound_count(api: KubeApi) -> int:
+    return sum(1 for p in pods(api) if p["spec"].get("nodeName"))
+
+
+def state_from_records(specs: list[NodeSpec], all_pods: list[JsonObject]) -> ClusterState:
+    """The cluster as the bound pods' GPU records say it is (every bound pod must have one)."""
+    state = ClusterState.from_nodes(specs)
+    for pod in all_pods:
+        if not pod["spec"].get("nodeName"):
+            continue
+        record = assignment(pod)
+        assert record is not None, f"{pod['metadata']['name']} bound without GPUs"
+        demand = pod_demand(pod, state.models)
+        slots = tuple(g["index"] for g in record["gpus"])
+        milli = tuple(g["milli"] for g in record["gpus"])
+        node = state.node_names.index(record["node"])
+        state.apply(Placement(node, slots, milli, demand.cpu_milli, demand.memory_mib))
+    return state

@@ -15,6 +15,7 @@ from extender_harness import (
     NAMESPACE,
     Extender,
     assignment,
+    bound_count,
     bound_pod,
     delete_all_pods,
     extender_and_scheduler,
@@ -23,13 +24,13 @@ from extender_harness import (
     gpu_usage,
     nodes,
     pods,
+    state_from_records,
 )
 from kubeapi import JsonObject, KubeApi, poll
 from objects import events_for
 
 from snugfit.packing.cluster import ClusterState, GpuSpec, NodeSpec
 from snugfit.packing.feasibility import Reason, feasibility
-from snugfit.packing.placement import Placement
 from snugfit.scheduler.protocol.pod_requests import pod_demand
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -71,7 +72,7 @@ def settle(
     deadline = time.monotonic() + timeout
     last, since = -1, time.monotonic()
     while time.monotonic() < deadline:
-        bound = sum(1 for p in pods(api) if p["spec"].get("nodeName"))
+        bound = bound_count(api)
         if bound != last:
             last, since = bound, time.monotonic()
         elif time.monotonic() - since >= quiet_s:
@@ -101,16 +102,7 @@ def state_from(all_pods: list[JsonObject]) -> ClusterState:
     """The cluster as the bound pods' records say it is."""
     gpus = tuple(GpuSpec("A100", 81920) for _ in range(GPUS_PER_NODE))
     specs = [NodeSpec(f"gpu-{i}", 64000, 512 * 1024, gpus) for i in range(NODE_COUNT)]
-    state = ClusterState.from_nodes(specs)
-    for pod in all_pods:
-        record = assignment(pod)
-        if pod["spec"].get("nodeName") and record:
-            demand = pod_demand(pod, state.models)
-            slots = tuple(g["index"] for g in record["gpus"])
-            milli = tuple(g["milli"] for g in record["gpus"])
-            node = state.node_names.index(record["node"])
-            state.apply(Placement(node, slots, milli, demand.cpu_milli, demand.memory_mib))
-    return state
+    return state_from_records(specs, all_pods)
 
 
 def mixed_pods(count: int, seed: int) -> list[JsonObject]:
@@ -195,7 +187,7 @@ def test_restarting_the_extender_mid_stream_loses_no_assignment(
     api = control_plane.api
     extender, _ = cluster
     create_many(api, mixed_pods(120, seed=2))
-    poll(lambda: True if sum(1 for p in pods(api) if p["spec"].get("nodeName")) >= 20 else None,
+    poll(lambda: True if bound_count(api) >= 20 else None,
          timeout=120, what="20 pods bound")  # fmt: skip
     extender.kill()
     before = gpu_usage(pods(api))

@@ -25,12 +25,12 @@ from extender_harness import (
     gpu_pod,
     nodes,
     pods,
+    state_from_records,
 )
 from kubeapi import JsonObject, poll
 
 from snugfit.packing.cluster import ClusterState, GpuSpec, NodeSpec
 from snugfit.packing.feasibility import Reason, feasibility
-from snugfit.packing.placement import Placement
 from snugfit.packing.policies import PolicyContext, make_policy
 from snugfit.packing.schedule import Scheduler as PackingScheduler
 from snugfit.scheduler.protocol.pod_requests import pod_demand
@@ -61,17 +61,7 @@ def expected_choice(bound: list[JsonObject], new_pod: JsonObject) -> tuple[set[s
     """The nodes the packing core ranks best for ``new_pod``, and the state it sees."""
     specs = [NodeSpec(n, c * 1000, int(m[:-2]) * 1024, tuple(GpuSpec(model, mem) for _ in range(g)))
              for n, c, m, g, model, mem in NODES]  # fmt: skip
-    state = ClusterState.from_nodes(specs)
-    index = {s.name: i for i, s in enumerate(specs)}
-    for pod in bound:
-        record = assignment(pod)
-        assert record is not None, pod["metadata"]["name"]
-        demand = pod_demand(pod, state.models)
-        slots = tuple(g["index"] for g in record["gpus"])
-        milli = tuple(g["milli"] for g in record["gpus"])
-        state.apply(
-            Placement(index[record["node"]], slots, milli, demand.cpu_milli, demand.memory_mib)
-        )
+    state = state_from_records(specs, bound)
     demand = pod_demand(new_pod, state.models)
     feasible = np.flatnonzero(feasibility(state, demand) == Reason.FITS)
     rng = np.random.default_rng(0)
