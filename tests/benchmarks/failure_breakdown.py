@@ -35,6 +35,7 @@ def main() -> None:
         if arrived > capacity:
             break
         demand = demand_of(pod.demand)
+        scheduler.observe(state, demand)
         decision = scheduler.decide(state, demand)
         if isinstance(decision, Unschedulable):
             kind = (

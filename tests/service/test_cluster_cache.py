@@ -229,13 +229,13 @@ def test_terminal_pods_free_their_resources(phase: str) -> None:
     assert cache.pods == {} and cache.held == {}
 
 
-def test_shapes_count_gpu_pods_once() -> None:
+def test_shapes_count_every_pod_once() -> None:
     cache = cache_with(
         gpu_node("n1", 2),
         pods=(
             pod("a", {MILLI: "500", "cpu": "1"}),
             pod("b", {MILLI: "500", "cpu": "1"}),
-            pod("c", {"cpu": "1"}),  # CPU-only pods are not a GPU shape
+            pod("c", {"cpu": "1"}),  # CPU-only pods are a shape too, as in FGD's target
             pod("d", {MILLI: "500", "memory": "1"}),
             pod("e", {"snugfit.io/gpu-memory": "20000"}),  # sized in GPU memory
         ),
@@ -246,9 +246,10 @@ def test_shapes_count_gpu_pods_once() -> None:
         (1000, 500, 1, None, 0): 2,
         (0, 500, 1, None, 0): 1,
         (0, 0, 1, None, 20000): 1,
+        (1000, 0, 0, None, 0): 1,
     }
     cache.upsert_pod(pod("a", {MILLI: "500", "cpu": "1"}, node="n1"))  # seen already
-    assert sum(cache.shapes.values()) == 4
+    assert sum(cache.shapes.values()) == 5
 
 
 # ---- reservations at bind ------------------------------------------------------------------

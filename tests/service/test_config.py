@@ -73,6 +73,10 @@ def test_empty_file_is_all_defaults(tmp_path: Path) -> None:
     ("fields", "message"),
     [
         ({"policy": "nope"}, "policy: unknown 'nope'; known: "),
+        (
+            {"policy": "snugfit-oracle"},
+            "policy: 'snugfit-oracle' knows future pods; simulator only",
+        ),
         ({"mode": "eager"}, "mode: must be one of scores, narrow, got 'eager'"),
         ({"port": 0}, "port: must be 1..65535, got 0"),
         ({"port": 65536}, "port: must be 1..65535, got 65536"),

@@ -50,6 +50,8 @@ def test_registry_lists_every_policy() -> None:
         "fgd",
         "k8s-default",
         "k8s-mostallocated",
+        "snugfit",
+        "snugfit-oracle",
     }
     assert PUBLISHED == ("random", "dotprod", "clustering", "packing", "bestfit", "fgd")
     for name, factory in POLICIES.items():

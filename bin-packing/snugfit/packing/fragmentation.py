@@ -69,23 +69,35 @@ def node_fragmentation(
     cpu_free: I64,
     workload: TargetWorkload,
     gpu_memory: I64 | None = None,
+    cpu_capped: bool = False,
 ) -> F64:
     """F_n(M) for each row of free shares (rows, slots) with its models, free CPU (rows,) and,
-    for shapes sized in GPU memory, the GPUs' memory (rows, slots)."""
+    for shapes sized in GPU memory, the GPUs' memory (rows, slots).
+
+    ``cpu_capped`` counts, for a hostable shape m, the free share that m could not fill before
+    the node's CPU runs out as fragmented too: F_n(m) = sum r_g - min(usable share,
+    cpu_free / cpu_m * k_m * d_m). Without it (as published) CPU matters only below cpu_m.
+    """
     if workload.size == 0:
         return np.zeros(len(gpu_free), dtype=np.float64)
     free = gpu_free[:, None, :]  # (n, 1, G)
     need = shape_need(workload, gpu_memory, *gpu_free.shape)
     usable = slot_model_allowed(workload, gpu_model) & (free >= need)
     count = usable.sum(axis=2)  # (n, M)
-    stranded = np.where(usable, 0, free).sum(axis=2)  # (n, M)
+    usable_share = np.where(usable, free, 0).sum(axis=2)  # (n, M)
     total = gpu_free.sum(axis=1)  # (n,)
     hostable = (
         (workload.gpu_count[None, :] > 0)
         & (count >= workload.gpu_count[None, :])
         & (cpu_free[:, None] >= workload.cpu_milli[None, :])
     )
-    per_shape = np.where(hostable, stranded, total[:, None]).astype(np.float64)
+    filled: NDArray[np.floating] = usable_share.astype(np.float64)
+    if cpu_capped:
+        share = np.where(usable, need, 0).max(axis=2)  # (n, M): one pod's share per GPU here
+        per_pod = workload.gpu_count[None, :] * share
+        pods = cpu_free[:, None] / np.maximum(workload.cpu_milli, 1)[None, :]
+        filled = np.minimum(filled, pods * per_pod)
+    per_shape = np.where(hostable, total[:, None] - filled, total[:, None]).astype(np.float64)
     result: F64 = per_shape @ workload.weight
     return result
 

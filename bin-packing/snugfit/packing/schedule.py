@@ -11,8 +11,10 @@ from numpy.typing import NDArray
 from snugfit.packing.cluster import ClusterState
 from snugfit.packing.demand import PodDemand, gpu_need
 from snugfit.packing.feasibility import Reason, feasibility, summarize
+from snugfit.packing.fragmentation import TargetWorkload
 from snugfit.packing.placement import Placement
 from snugfit.packing.policies.base import F64, I64, Policy
+from snugfit.packing.workload import WorkloadLearner
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,28 @@ def placement_on(
 class Scheduler:
     """Places pods one at a time with a policy; the same object serves simulator and extender."""
 
-    def __init__(self, policy: Policy, rng: np.random.Generator) -> None:
+    def __init__(
+        self, policy: Policy, rng: np.random.Generator, learner: WorkloadLearner | None = None
+    ) -> None:
         self.policy = policy
         self.rng = rng
         self.cache = NodeScoreCache(policy)
+        self.learner = learner or WorkloadLearner()
         self._rank: I64 | None = None
+
+    def observe(self, state: ClusterState, demand: PodDemand) -> None:
+        """An arriving pod: policies that learn their target workload learn from it."""
+        if not self.policy.learns_workload:
+            return
+        workload = self.learner.observe(demand, state.models)
+        if workload is not None:
+            self.retarget(workload)
+
+    def retarget(self, workload: TargetWorkload) -> None:
+        """Score against ``workload`` from now on; cached scores are dropped, the node order
+        for ties is kept."""
+        self.policy.retarget(workload)
+        self.cache = NodeScoreCache(self.policy)
 
     def rank(self, num_nodes: int) -> I64 | None:
         """The run's fixed random node order, drawn on first use (rank tie-break only)."""

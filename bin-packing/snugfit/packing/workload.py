@@ -64,3 +64,27 @@ def target_workload(
         weight=np.array([n / max(covered, 1) for _, n in chosen], dtype=np.float64),
         gpu_memory_mib=np.array([s[4] for s, _ in chosen], dtype=np.int64),
     )
+
+
+class WorkloadLearner:
+    """The target workload learned from the pods seen so far, for a policy that must not know
+    the future: every pod is counted as it arrives, and the target is rebuilt after 1, 2, 4, ...
+    pods and then every ``refresh_pods`` pods (rarely enough that per-node score caches stay
+    useful, often enough to follow a changing mix)."""
+
+    def __init__(self, refresh_pods: int = 1024) -> None:
+        if refresh_pods <= 0:
+            raise ValueError(f"refresh_pods must be positive, got {refresh_pods}")
+        self.refresh_pods = refresh_pods
+        self.counts: Counter[Shape] = Counter()
+        self.seen = 0
+        self._next = 1
+
+    def observe(self, demand: PodDemand, models: Sequence[str]) -> TargetWorkload | None:
+        """Count the pod; the new target workload over GPU ``models`` when one is due."""
+        self.counts[shape_of(demand)] += 1
+        self.seen += 1
+        if self.seen < self._next:
+            return None
+        self._next = min(2 * self.seen, self.seen + self.refresh_pods)
+        return target_workload(self.counts, models)

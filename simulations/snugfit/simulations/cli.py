@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from snugfit.packing.policies import POLICIES
+from snugfit.packing.policies.registry import ORACLES, POLICIES
 from snugfit.simulations import outputs, timed_summary
 from snugfit.simulations.runner import RunResult, RunSpec, TimedResult, default_workers, run_all
 from snugfit.simulations.seeds import parse_seeds
@@ -23,7 +23,7 @@ from snugfit.simulations.trace_error import TraceError
 from snugfit.simulations.traces import resolve
 from snugfit.simulations.workload_model import Trace
 
-DEFAULT_POLICIES = tuple(POLICIES)  # every registered policy, in the registry's order
+DEFAULT_POLICIES = tuple(p for p in POLICIES if p not in ORACLES)  # registry order, no oracle
 
 
 class Mode(StrEnum):

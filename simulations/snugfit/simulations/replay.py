@@ -44,7 +44,9 @@ def replay_arrivals(
     total_arrived = 0
     for i, pod in enumerate(arrivals):
         total_arrived += pod.demand.total_gpu_milli
-        decision = scheduler.decide(state, demand_of(pod.demand))
+        demand = demand_of(pod.demand)
+        scheduler.observe(state, demand)
+        decision = scheduler.decide(state, demand)
         if not isinstance(decision, Unschedulable):
             state.apply(decision)
             total_allocated += sum(decision.gpu_milli)

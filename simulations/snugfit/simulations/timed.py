@@ -133,13 +133,15 @@ def replay_timed(
         elif kind == EXPIRE:
             if not expire(i):
                 continue  # it was placed in time: nothing changed
-        elif try_place(i, now):
-            waits.append(0.0)
         else:
-            queue.append(_Waiting(i, now))
-            waiting_gpu += demands[i].total_gpu_milli
-            if pending_limit is not None:
-                heapq.heappush(events, (now + pending_limit, EXPIRE, i))
+            scheduler.observe(state, demands[i])
+            if try_place(i, now):
+                waits.append(0.0)
+            else:
+                queue.append(_Waiting(i, now))
+                waiting_gpu += demands[i].total_gpu_milli
+                if pending_limit is not None:
+                    heapq.heappush(events, (now + pending_limit, EXPIRE, i))
         times.append(now)
         allocated.append(in_use)
         pending_gpu.append(waiting_gpu)

@@ -34,6 +34,9 @@ class Policy(ABC):
     may be cached per node until the node changes; ``normalize`` may then rescale the scores
     of one decision together.
 
+    ``learns_workload`` policies ignore the context's target workload and are given one learned
+    from the pods seen so far through ``retarget``.
+
     ``tie_break`` says how equal best scores are broken: "rank" picks the node earliest in one
     seeded random order fixed for the run (as the published benchmark simulator does);
     "uniform" draws among them for every pod (as kube-scheduler's selectHost does).
@@ -42,6 +45,7 @@ class Policy(ABC):
     name: ClassVar[str]
     node_local: ClassVar[bool] = True
     tie_break: ClassVar[Literal["rank", "uniform"]] = "rank"
+    learns_workload: ClassVar[bool] = False
 
     def __init__(self, context: PolicyContext) -> None:
         self.context = context
@@ -57,6 +61,10 @@ class Policy(ABC):
     def normalize(self, scores: F64) -> F64:
         """Rescale one decision's scores together (identity unless the policy normalises)."""
         return scores
+
+    def retarget(self, workload: TargetWorkload) -> None:
+        """Score against a new target workload from now on (ignored by policies without one)."""
+        del workload
 
     def choose_gpus(self, state: ClusterState, demand: PodDemand, node: int) -> tuple[int, ...]:
         """GPU slots for the pod on ``node``: best fit unless the policy says otherwise."""

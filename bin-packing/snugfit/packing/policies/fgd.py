@@ -19,7 +19,11 @@ from snugfit.packing.policies.base import F64, I64, Policy, PolicyContext
 
 
 def growth_per_slot(
-    state: ClusterState, demand: PodDemand, nodes: I64, workload: TargetWorkload
+    state: ClusterState,
+    demand: PodDemand,
+    nodes: I64,
+    workload: TargetWorkload,
+    cpu_capped: bool = False,
 ) -> F64:
     """(nodes, slots): fragmentation growth if the one-GPU pod goes to that slot; +inf where it
     does not fit."""
@@ -27,32 +31,39 @@ def growth_per_slot(
     free = state.gpu_free[nodes]
     model = state.gpu_model[nodes]
     memory = state.gpu_memory_mib[nodes]
-    before = node_fragmentation(free, model, state.cpu_free[nodes], workload, memory)
+    before = node_fragmentation(free, model, state.cpu_free[nodes], workload, memory, cpu_capped)
     rows, slots = np.nonzero(fits)
     after_free = free[rows].copy()
     after_free[np.arange(len(rows)), slots] -= gpu_need(state, demand)[nodes][rows, slots]
     cpu_after = state.cpu_free[nodes][rows] - demand.cpu_milli
-    after = node_fragmentation(after_free, model[rows], cpu_after, workload, memory[rows])
+    after = node_fragmentation(
+        after_free, model[rows], cpu_after, workload, memory[rows], cpu_capped
+    )
     growth = np.full(fits.shape, np.inf)
     growth[rows, slots] = after - before[rows]
     return growth
 
 
 def whole_growth(
-    state: ClusterState, demand: PodDemand, nodes: I64, workload: TargetWorkload
+    state: ClusterState,
+    demand: PodDemand,
+    nodes: I64,
+    workload: TargetWorkload,
+    cpu_capped: bool = False,
 ) -> F64:
     """Fragmentation growth when the pod takes the first fitting GPUs (or none) of each node."""
     free = state.gpu_free[nodes]
     model = state.gpu_model[nodes]
     memory = state.gpu_memory_mib[nodes]
-    before = node_fragmentation(free, model, state.cpu_free[nodes], workload, memory)
+    before = node_fragmentation(free, model, state.cpu_free[nodes], workload, memory, cpu_capped)
     after_free = free.copy()
     if demand.gpu_count:
         fits = fitting_slots(state, demand)[nodes]
         taken = fits & (np.cumsum(fits, axis=1) <= demand.gpu_count)
         after_free -= np.where(taken, gpu_need(state, demand)[nodes], 0)
     cpu_after = state.cpu_free[nodes] - demand.cpu_milli
-    result: F64 = node_fragmentation(after_free, model, cpu_after, workload, memory) - before
+    after = node_fragmentation(after_free, model, cpu_after, workload, memory, cpu_capped)
+    result: F64 = after - before
     return result
 
 
@@ -73,15 +84,25 @@ class Fgd(Policy):
             raise ValueError("fgd needs a target workload")
         self.workload: TargetWorkload = context.workload
 
+    def retarget(self, workload: TargetWorkload) -> None:
+        self.workload = workload
+
+    def cpu_capped(self, demand: PodDemand) -> bool:
+        """Whether this pod is scored with the CPU-capped measure (never, as published)."""
+        return False
+
     def score(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
+        capped = self.cpu_capped(demand)
         if demand.is_sharing:
-            per_slot = published_score(growth_per_slot(state, demand, nodes, self.workload))
-            result: F64 = per_slot.max(axis=1)
+            growth = growth_per_slot(state, demand, nodes, self.workload, capped)
+            result: F64 = published_score(growth).max(axis=1)
             return result
-        return published_score(whole_growth(state, demand, nodes, self.workload))
+        return published_score(whole_growth(state, demand, nodes, self.workload, capped))
 
     def choose_gpus(self, state: ClusterState, demand: PodDemand, node: int) -> tuple[int, ...]:
         if not demand.is_sharing:
             return gpu_choice.first_fit(state, demand, node)
-        growth = growth_per_slot(state, demand, np.array([node]), self.workload)
+        growth = growth_per_slot(
+            state, demand, np.array([node]), self.workload, self.cpu_capped(demand)
+        )
         return (int(np.argmax(published_score(growth)[0])),)

@@ -13,6 +13,7 @@ from snugfit.packing.policies.k8s_default import K8sDefault
 from snugfit.packing.policies.k8s_mostallocated import K8sMostAllocated
 from snugfit.packing.policies.packing import Packing
 from snugfit.packing.policies.random import RandomPolicy
+from snugfit.packing.policies.snugfit import Snugfit, SnugfitOracle
 
 PolicyFactory = Callable[[PolicyContext], Policy]
 
@@ -27,8 +28,13 @@ POLICIES: dict[str, PolicyFactory] = {
         Fgd,
         K8sDefault,
         K8sMostAllocated,
+        Snugfit,
+        SnugfitOracle,
     )
 }
+
+# Policies that know the whole trace in advance: simulator bounds, never for the live extender.
+ORACLES = frozenset({SnugfitOracle.name})
 
 # The policies of the published benchmark, in the order of its result table.
 PUBLISHED = ("random", "dotprod", "clustering", "packing", "bestfit", "fgd")

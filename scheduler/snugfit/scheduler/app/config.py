@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from snugfit.packing.policies import POLICIES
+from snugfit.packing.policies.registry import ORACLES, POLICIES
 
 MODES = ("scores", "narrow")
 # GPU memory by product name, for nodes that only advertise nvidia.com/gpu (MiB).
@@ -57,6 +57,8 @@ class ExtenderConfig:
         problems = []
         if self.policy not in POLICIES:
             problems.append(f"policy: unknown {self.policy!r}; known: {', '.join(POLICIES)}")
+        elif self.policy in ORACLES:
+            problems.append(f"policy: {self.policy!r} knows future pods; simulator only")
         if self.mode not in MODES:
             problems.append(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
         if not 0 < self.port < 65536:

@@ -86,8 +86,11 @@ class Extender:
         stale = self._scheduler is None or state is not self._state_seen
         if stale or seen >= self._shapes_seen + self.config.workload_refresh_pods:
             workload = target_workload(self.cache.shapes, state.models)
-            policy = make_policy(self.config.policy, PolicyContext(self.rng, workload))
-            self._scheduler = Scheduler(policy, self.rng)
+            if stale:
+                policy = make_policy(self.config.policy, PolicyContext(self.rng, workload))
+                self._scheduler = Scheduler(policy, self.rng)
+            assert self._scheduler is not None
+            self._scheduler.retarget(workload)  # keeps the node order for ties
             self._shapes_seen, self._state_seen = seen, state
         assert self._scheduler is not None
         return self._scheduler

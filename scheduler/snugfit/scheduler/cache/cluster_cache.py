@@ -59,7 +59,7 @@ class ClusterCache:
         self.held: dict[str, Held] = {}  # uid -> what the pod holds (or is being bound to)
         self.applied: dict[str, Placement] = {}  # uid -> what is counted in the state
         self.conflicts: set[str] = set()  # pods whose recorded GPUs do not fit (logged once)
-        self.shapes: Counter[Shape] = Counter()  # GPU pod shapes seen, for fragmentation targets
+        self.shapes: Counter[Shape] = Counter()  # pod shapes seen, for fragmentation targets
         self.node_errors: dict[str, str] = {}
         self._state: ClusterState | None = None
         self._index: dict[str, int] = {}
@@ -160,7 +160,7 @@ class ClusterCache:
             self._release(uid)
             return
         demand = self._demand(pod)
-        if uid not in self.pods and demand.gpu_count:
+        if uid not in self.pods:
             self.shapes[shape_of(demand)] += 1
         self.pods[uid] = dict(pod)
         held = self.held.get(uid)

@@ -1,0 +1,139 @@
+"""The snugfit policy: the CPU-capped fragmentation measure worked by hand, the online-learned
+target workload, and decisions FGD gets wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snugfit.packing.cluster import ClusterState, GpuSpec, NodeSpec
+from snugfit.packing.demand import PodDemand
+from snugfit.packing.fragmentation import TargetWorkload, node_fragmentation
+from snugfit.packing.placement import Placement
+from snugfit.packing.policies import PolicyContext, make_policy
+from snugfit.packing.schedule import Scheduler
+from snugfit.packing.workload import WorkloadLearner, shape_counts, target_workload
+
+
+def one_gpu_shape(cpu: int, weight: float = 1.0) -> TargetWorkload:
+    """A workload of one shape: ``cpu`` milli-CPU and one whole GPU."""
+    return TargetWorkload(
+        cpu_milli=np.array([cpu]),
+        gpu_milli=np.array([1000]),
+        gpu_count=np.array([1]),
+        model_allowed=np.array([[True, False]]),
+        weight=np.array([weight]),
+    )
+
+
+@pytest.mark.parametrize(
+    ("free", "cpu_free", "published", "capped"),
+    [
+        # 4 free GPUs, CPU for 4 pods of 8 cores: nothing stranded either way
+        ([1000] * 4, 32000, 0.0, 0.0),
+        # CPU for 2 pods only: FGD sees nothing wrong, the capped measure 2 stranded GPUs
+        ([1000] * 4, 16000, 0.0, 2000.0),
+        # CPU for 2.5 pods: 1.5 GPUs stranded (the measure is smooth in CPU)
+        ([1000] * 4, 20000, 0.0, 1500.0),
+        # CPU below one pod: every free GPU is stranded under both
+        ([1000] * 4, 7999, 4000.0, 4000.0),
+        # a partly used GPU is unusable for whole-GPU pods under both
+        ([1000, 1000, 400, 0], 32000, 400.0, 400.0),
+        ([1000, 1000, 400, 0], 8000, 400.0, 1400.0),
+    ],
+)
+def test_capped_fragmentation_by_hand(
+    free: list[int], cpu_free: int, published: float, capped: float
+) -> None:
+    wl = one_gpu_shape(8000)
+    args = (np.array([free]), np.zeros((1, 4), dtype=np.int64), np.array([cpu_free]), wl)
+    assert node_fragmentation(*args)[0] == pytest.approx(published)
+    assert node_fragmentation(*args, cpu_capped=True)[0] == pytest.approx(capped)
+
+
+def test_learner_refreshes_on_a_doubling_then_fixed_schedule() -> None:
+    learner = WorkloadLearner(refresh_pods=4)
+    pod = PodDemand(cpu_milli=1000, memory_mib=0, gpu_count=1, gpu_milli=1000)
+    due = [i + 1 for i in range(14) if learner.observe(pod, ("A",)) is not None]
+    assert due == [1, 2, 4, 8, 12]
+    with pytest.raises(ValueError, match="refresh_pods"):
+        WorkloadLearner(refresh_pods=0)
+
+
+def test_learner_targets_only_the_pods_seen() -> None:
+    learner = WorkloadLearner()
+    small = PodDemand(cpu_milli=1000, memory_mib=0, gpu_count=1, gpu_milli=300)
+    big = PodDemand(cpu_milli=8000, memory_mib=0, gpu_count=8, gpu_milli=1000)
+    first = learner.observe(small, ("A",))
+    assert first is not None and first.gpu_count.tolist() == [1]
+    second = learner.observe(big, ("A",))
+    assert second is not None
+    expected = target_workload(shape_counts([small, big]), ("A",))
+    assert second.gpu_count.tolist() == expected.gpu_count.tolist()
+    assert second.weight.tolist() == expected.weight.tolist() == [0.5, 0.5]
+
+
+def cpu_tight_and_cpu_rich() -> ClusterState:
+    """n0: 8 GPUs and 96 cores (12 per GPU); n1: 2 GPUs and 104 cores (52 per GPU)."""
+    return ClusterState.from_nodes(
+        [
+            NodeSpec("n0", 96000, 1 << 20, (GpuSpec("A"),) * 8),
+            NodeSpec("n1", 104000, 1 << 20, (GpuSpec("A"),) * 2),
+        ]
+    )
+
+
+def scheduler(name: str, wl: TargetWorkload | None, seed: int) -> Scheduler:
+    rng = np.random.default_rng(seed)
+    return Scheduler(make_policy(name, PolicyContext(rng, wl)), rng)
+
+
+GPU_POD = PodDemand(cpu_milli=12000, memory_mib=0, gpu_count=1, gpu_milli=1000)
+CPU_POD = PodDemand(cpu_milli=32000, memory_mib=0)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_cpu_only_pod_goes_where_cpu_is_spare(seed: int) -> None:
+    """Once 1-GPU pods of 12 cores have been seen, a 32-core CPU-only pod belongs on n1:
+    on n0 it would leave CPU for 5 of the 8 GPUs. FGD sees no difference (the node can still
+    host the shape) and leaves it to the fixed node order."""
+    state = cpu_tight_and_cpu_rich()
+    sched = scheduler("snugfit", None, seed)
+    for _ in range(4):
+        sched.observe(state, GPU_POD)
+    sched.observe(state, CPU_POD)
+    decision = sched.decide(state, CPU_POD)
+    assert isinstance(decision, Placement) and decision.node == 1
+
+
+def test_fgd_leaves_the_cpu_only_pod_to_the_node_order() -> None:
+    wl = target_workload(shape_counts([GPU_POD] * 4 + [CPU_POD]), ("A",))
+    nodes = set()
+    for seed in range(16):
+        decision = scheduler("fgd", wl, seed).decide(cpu_tight_and_cpu_rich(), CPU_POD)
+        assert isinstance(decision, Placement)
+        nodes.add(decision.node)
+    assert nodes == {0, 1}
+
+
+def test_snugfit_ignores_the_trace_mix_it_is_handed_and_the_oracle_uses_it() -> None:
+    """The simulator hands every policy the whole trace's mix; snugfit must not read it."""
+    future = target_workload(shape_counts([GPU_POD] * 4 + [CPU_POD]), ("A",))
+    learned = scheduler("snugfit", future, 0)
+    assert learned.policy.workload.size == 0  # type: ignore[attr-defined]
+    oracle = scheduler("snugfit-oracle", future, 0)
+    assert oracle.policy.workload is future  # type: ignore[attr-defined]
+    oracle.observe(cpu_tight_and_cpu_rich(), CPU_POD)  # an oracle does not learn
+    assert oracle.policy.workload is future  # type: ignore[attr-defined]
+
+
+def test_retarget_keeps_the_node_order_and_drops_cached_scores() -> None:
+    state = cpu_tight_and_cpu_rich()
+    sched = scheduler("snugfit", None, 3)
+    sched.observe(state, GPU_POD)
+    sched.decide(state, GPU_POD)
+    rank = sched.rank(state.num_nodes)
+    cache = sched.cache
+    sched.retarget(target_workload(shape_counts([CPU_POD]), ("A",)))
+    assert sched.rank(state.num_nodes) is rank
+    assert sched.cache is not cache
