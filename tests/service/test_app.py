@@ -289,7 +289,7 @@ async def test_prioritize_a_bad_pod_scores_zero(aiohttp_client: Any) -> None:
 
 
 @aio
-@pytest.mark.parametrize("policy", ["fgd", "bestfit", "packing", "dotprod", "random"])
+@pytest.mark.parametrize("policy", ["snugfit", "fgd", "bestfit", "packing", "dotprod", "random"])
 @pytest.mark.parametrize(
     "requests", [{GPU: "1"}, {MILLI: "300", "cpu": "2"}, {MEM: "20000"}, {"cpu": "1"}]
 )

@@ -21,7 +21,7 @@ def test_defaults_validate() -> None:
     assert (config.host, config.port, config.policy, config.mode) == (
         "127.0.0.1",
         8888,
-        "fgd",
+        "snugfit",
         "scores",
     )
     assert config.max_request_bytes == 64 * 2**20

@@ -66,6 +66,11 @@ def target_workload(
     )
 
 
+def next_refresh(seen: int, refresh_pods: int) -> int:
+    """When to rebuild a learned target workload last rebuilt after ``seen`` pods."""
+    return max(1, min(2 * seen, seen + refresh_pods))
+
+
 class WorkloadLearner:
     """The target workload learned from the pods seen so far, for a policy that must not know
     the future: every pod is counted as it arrives, and the target is rebuilt after 1, 2, 4, ...
@@ -86,5 +91,5 @@ class WorkloadLearner:
         self.seen += 1
         if self.seen < self._next:
             return None
-        self._next = min(2 * self.seen, self.seen + self.refresh_pods)
+        self._next = next_refresh(self.seen, self.refresh_pods)
         return target_workload(self.counts, models)

@@ -52,6 +52,12 @@ def _identity(demand: PodDemand) -> PodDemand:
     return demand
 
 
+def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """A run's two independent random streams: the arrival order's and the policy's."""
+    arrivals, policy = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(arrivals), np.random.default_rng(policy)
+
+
 def _setup(
     trace: Trace, spec: RunSpec
 ) -> tuple[ClusterState, Scheduler, np.random.Generator, Callable[[PodDemand], PodDemand]]:
@@ -64,8 +70,7 @@ def _setup(
     demand_of = _identity if spec.sharing else without_sharing
     state = ClusterState.from_nodes(trace.nodes)
     workload = target_workload(shape_counts(demand_of(p.demand) for p in trace.pods), state.models)
-    streams = np.random.SeedSequence(spec.seed).spawn(2)
-    arrival_rng, policy_rng = (np.random.default_rng(s) for s in streams)
+    arrival_rng, policy_rng = seed_streams(spec.seed)
     scheduler = Scheduler(make_policy(spec.policy, PolicyContext(policy_rng, workload)), policy_rng)
     return state, scheduler, arrival_rng, demand_of
 

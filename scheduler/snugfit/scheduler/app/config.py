@@ -36,7 +36,7 @@ class ConfigError(ValueError):
 class ExtenderConfig:
     host: str = "127.0.0.1"
     port: int = 8888
-    policy: str = "fgd"
+    policy: str = "snugfit"
     mode: str = (
         "scores"  # scores: weighted with kube-scheduler's plugins; narrow: filter keeps the best
     )
@@ -49,7 +49,7 @@ class ExtenderConfig:
     default_model: str = "unknown"
     model_memory_mib: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MODEL_MEMORY_MIB))
     watch_timeout_s: int = 300
-    workload_refresh_pods: int = 200  # re-learn the target workload after this many new pods
+    workload_refresh_pods: int = 1024  # re-learn the target workload after this many new pods
     log_level: str = "INFO"
     seed: int = 0
 

@@ -19,7 +19,7 @@ from snugfit.packing.demand import PodDemand
 from snugfit.packing.feasibility import Reason, explain, feasibility, reason_message
 from snugfit.packing.policies import PolicyContext, make_policy
 from snugfit.packing.schedule import Scheduler, placement_on
-from snugfit.packing.workload import target_workload
+from snugfit.packing.workload import next_refresh, target_workload
 from snugfit.scheduler.app.config import ExtenderConfig
 from snugfit.scheduler.cache.cluster_cache import ClusterCache
 from snugfit.scheduler.protocol import resources as r
@@ -79,12 +79,13 @@ class Extender:
     # ---- the policy ------------------------------------------------------------------------
     def scheduler(self) -> Scheduler:
         """The policy, rebuilt (with the target workload learned from the pods seen so far)
-        on first use, when the cluster's nodes change, and after every
-        ``workload_refresh_pods`` new GPU pods."""
+        on first use, when the cluster's nodes change, and as pods are seen: after 1, 2, 4, ...
+        pods, then every ``workload_refresh_pods`` (the simulator's schedule)."""
         seen = sum(self.cache.shapes.values())
         state = self.cache.state()
         stale = self._scheduler is None or state is not self._state_seen
-        if stale or seen >= self._shapes_seen + self.config.workload_refresh_pods:
+        due = seen >= next_refresh(self._shapes_seen, self.config.workload_refresh_pods)
+        if stale or due:
             workload = target_workload(self.cache.shapes, state.models)
             if stale:
                 policy = make_policy(self.config.policy, PolicyContext(self.rng, workload))

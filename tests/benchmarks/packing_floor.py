@@ -1,0 +1,93 @@
+"""How low unallocated GPU % at 100 % arrived can go on each trace: an estimate of an ideal
+packer, to read policy results (and the goal "0.8 x FGD") against.
+
+Sharing pods leave residue on their GPUs that no later pod can use (an 810-milli pod leaves 190
+that only pods of <= 190 fit). Take the sharing pods that arrive before 100 % (seed by seed,
+the published protocol's arrival order) and pack them into GPUs, ignoring CPU, memory and
+nodes: best-fit decreasing gives an achievable residue r (as a fraction of the cluster's GPU
+capacity), the Martello-Toth L2 bound a residue no packing can beat. A packer wasting nothing
+else fills the cluster at arrival level a with residue r * a and drops everything after it, so
+its unallocated share at 100 % is 1 - a = r * a, that is r / (1 + r).
+
+    python tests/benchmarks/packing_floor.py [--traces-dir ../shared/traces] [--seeds 42-51]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from snugfit.packing.cluster import GPU_MILLI, ClusterState
+from snugfit.simulations.metrics import mean_sd
+from snugfit.simulations.protocol import arrival_sequence
+from snugfit.simulations.published import PUBLISHED_AT_100
+from snugfit.simulations.runner import seed_streams
+from snugfit.simulations.seeds import parse_seeds
+from snugfit.simulations.traces import load_nodes, load_pods
+
+UNIT = 10  # openb shares are multiples of 10 milli
+
+
+def best_fit_decreasing_bins(shares: list[int]) -> int:
+    """GPUs used when each share, largest first, goes to the open GPU it fills most."""
+    gaps = np.zeros(GPU_MILLI // UNIT + 1, dtype=np.int64)  # open GPUs by free share
+    used = 0
+    for share in sorted(shares, reverse=True):
+        need = -(-share // UNIT)
+        fitting = np.flatnonzero(gaps[need:])
+        if len(fitting):
+            gap = need + int(fitting[0])
+            gaps[gap] -= 1
+        else:
+            gap, used = GPU_MILLI // UNIT, used + 1
+        gaps[gap - need] += 1
+    return used
+
+
+def l2_bound_bins(shares: list[int]) -> int:
+    """Martello and Toth's L2 lower bound on the GPUs any packing needs."""
+    s = np.array(shares)
+    best = 0
+    for k in range(0, GPU_MILLI // 2 + 1, UNIT):
+        big = s > GPU_MILLI - k
+        middle = (s > GPU_MILLI // 2) & ~big
+        small = (s >= k) & (s <= GPU_MILLI // 2)
+        spare = int(middle.sum()) * GPU_MILLI - int(s[middle].sum())
+        extra = max(0, -(-(int(s[small].sum()) - spare) // GPU_MILLI))
+        best = max(best, int(big.sum()) + int(middle.sum()) + extra)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--traces-dir", type=Path, default=Path("../shared/traces"))
+    parser.add_argument("--seeds", default="42-51")
+    args = parser.parse_args()
+    openb = args.traces_dir / "alibaba-gpu-v2023"
+    state = ClusterState.from_nodes(load_nodes(openb / "openb_node_list_gpu_node.csv"))
+    capacity = state.total_gpu_milli()
+    print(f"{'trace':12s} {'FGD':>6s} {'0.8xFGD':>8s} {'ideal (BFD)':>12s} {'ideal (L2)':>11s}")
+    for name, published in PUBLISHED_AT_100.items():
+        pods = load_pods(openb / f"openb_pod_list_{name}.csv")
+        estimates: dict[str, list[float]] = {"bfd": [], "l2": []}
+        for seed in parse_seeds(args.seeds):
+            rng, _ = seed_streams(seed)
+            arrived, shares = 0, []
+            for pod in arrival_sequence(pods, capacity, rng):
+                arrived += pod.demand.total_gpu_milli
+                if arrived > capacity:
+                    break
+                if pod.demand.is_sharing:
+                    shares.append(pod.demand.gpu_milli)
+            for key, bins in (("bfd", best_fit_decreasing_bins), ("l2", l2_bound_bins)):
+                residue = (bins(shares) * GPU_MILLI - sum(shares)) / capacity
+                estimates[key].append(100 * residue / (1 + residue))
+        fgd = published["fgd"]
+        bfd, l2 = mean_sd(estimates["bfd"])[0], mean_sd(estimates["l2"])[0]
+        print(f"{name:12s} {fgd:6.2f} {0.8 * fgd:8.2f} {bfd:12.2f} {l2:11.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""What each idea in the snugfit policy is worth, on one trace, seeds 42..51 of the published
+protocol: unallocated GPU % at 100 % arrived (mean ± SD), the worst gap to FGD at any arrival
+level 0..130 % (mean curves), and microseconds per decision.
+
+Variants, each one change from the row above it:
+  fgd                  as published: the whole trace's task mix known in advance
+  fgd-learned          the mix learned from the pods seen so far (what the extender knows)
+  +capped-cpu-only     CPU-only pods scored with the CPU-capped measure
+  snugfit              ... and pods taking whole GPUs too (the policy)
+  +capped-sharing      ... and sharing pods too (rejected: worse on sharing-heavy traces)
+  snugfit-oracle       snugfit given the whole trace's mix, as FGD is (a bound, not a policy)
+
+    python tests/benchmarks/snugfit_ablation.py [--trace default] [--seeds 42-51]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from snugfit.packing.policies.registry import POLICIES
+from snugfit.packing.policies.snugfit import Snugfit
+from snugfit.simulations.metrics import CURVE_LEVELS, mean_sd, unallocated_pct_at
+from snugfit.simulations.runner import RunResult, RunSpec, default_workers, run_all
+from snugfit.simulations.seeds import parse_seeds
+from snugfit.simulations.traces import resolve
+
+
+class FgdLearned(Snugfit):
+    name = "fgd-learned"
+    capped_kinds = frozenset()
+
+
+class CappedCpuOnly(Snugfit):
+    name = "+capped-cpu-only"
+    capped_kinds = frozenset({"cpu-only"})
+
+
+class CappedAll(Snugfit):
+    name = "+capped-sharing"
+    capped_kinds = frozenset({"cpu-only", "whole", "sharing"})
+
+
+# registered at import, so that the worker processes (forked from this one) know them too
+for variant in (FgdLearned, CappedCpuOnly, CappedAll):
+    POLICIES[variant.name] = variant
+
+VARIANTS = (
+    "fgd",
+    "fgd-learned",
+    "+capped-cpu-only",
+    "snugfit",
+    "+capped-sharing",
+    "snugfit-oracle",
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trace", default="default", help="a shipped trace or an openb name")
+    parser.add_argument("--traces-dir", type=Path, default=Path("../shared/traces"))
+    parser.add_argument("--seeds", default="42-51")
+    parser.add_argument("--out", type=Path, help="also write the numbers here as JSON")
+    args = parser.parse_args()
+    pods = args.traces_dir / "alibaba-gpu-v2023" / f"openb_pod_list_{args.trace}.csv"
+    nodes = args.traces_dir / "alibaba-gpu-v2023" / "openb_node_list_gpu_node.csv"
+    shipped = args.trace == "default"
+    _, trace = resolve(args.trace, None if shipped else pods, None if shipped else nodes)
+    seeds = parse_seeds(args.seeds)
+    specs = [RunSpec(v, s) for v in VARIANTS for s in seeds]
+    results = run_all(trace, specs, default_workers())
+    curves: dict[str, np.ndarray] = {}
+    report: dict[str, dict[str, float]] = {}
+    print(f"trace {args.trace}, seeds {args.seeds}")
+    print(f"{'variant':18s} {'unalloc @100%':>15s} {'worst vs fgd':>13s} {'us/decision':>12s}")
+    for variant in VARIANTS:
+        runs = [r for r in results if isinstance(r, RunResult) and r.spec.policy == variant]
+        at_100 = [float(unallocated_pct_at(r.log, [100])[0]) for r in runs]
+        curves[variant] = np.mean([unallocated_pct_at(r.log, CURVE_LEVELS) for r in runs], axis=0)
+        worst = float(np.max(curves[variant] - curves["fgd"]))
+        us = float(np.mean([1e6 * r.seconds / len(r.log.arrived) for r in runs]))
+        mean, sd = mean_sd(at_100)
+        report[variant] = {"mean": mean, "sd": sd, "worst_vs_fgd": worst, "us_per_decision": us}
+        print(f"{variant:18s} {mean:8.2f} ± {sd:4.2f} {worst:+13.2f} {us:12.0f}")
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

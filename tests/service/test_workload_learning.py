@@ -1,0 +1,35 @@
+"""The extender learns its target workload from the pods it sees, on the simulator's schedule,
+without losing the node order its ties fall to."""
+
+from __future__ import annotations
+
+from service_objects import gpu_node, pod
+
+from snugfit.scheduler.app.config import ExtenderConfig
+from snugfit.scheduler.app.extender import Extender
+from snugfit.scheduler.cache.cluster_cache import ClusterCache
+
+MILLI = "snugfit.io/gpu-milli"
+
+
+def test_extender_relearns_as_pods_arrive_and_keeps_its_tie_order() -> None:
+    cache = ClusterCache({})
+    cache.replace_nodes([gpu_node("n1", 4), gpu_node("n2", 2)])
+    cache.replace_pods([pod("a", {MILLI: "500", "cpu": "1"})])
+    extender = Extender(ExtenderConfig(policy="snugfit", workload_refresh_pods=4), cache)
+    first = extender.scheduler()
+    policy = first.policy
+    assert policy.workload.gpu_milli.tolist() == [500]  # type: ignore[attr-defined]
+    rank = first.rank(cache.state().num_nodes)
+
+    cache.upsert_pod(pod("b", {MILLI: "300", "cpu": "1"}))  # 2 pods seen: due (1 -> 2)
+    assert extender.scheduler() is first
+    assert sorted(policy.workload.gpu_milli.tolist()) == [300, 500]  # type: ignore[attr-defined]
+    cache.upsert_pod(pod("c", {"cpu": "4"}))  # 3 seen: next refresh only at 4
+    assert policy.workload.size == 2  # type: ignore[attr-defined]
+    extender.scheduler()
+    assert policy.workload.size == 2  # type: ignore[attr-defined]
+    cache.upsert_pod(pod("d", {"cpu": "4"}))
+    extender.scheduler()
+    assert policy.workload.size == 3  # type: ignore[attr-defined]
+    assert first.rank(cache.state().num_nodes) is rank
