@@ -13,7 +13,7 @@ from collections import Counter
 from snugfit.packing.feasibility import Reason
 from snugfit.packing.schedule import Unschedulable
 from snugfit.simulations.protocol import arrival_sequence
-from snugfit.simulations.runner import RunSpec, _setup
+from snugfit.simulations.runner import RunSpec, setup_run
 from snugfit.simulations.traces import resolve
 
 
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     _, trace = resolve(args.trace, None, None)
-    state, scheduler, arrival_rng, demand_of = _setup(trace, RunSpec(args.policy, args.seed))
+    state, scheduler, arrival_rng, demand_of = setup_run(trace, RunSpec(args.policy, args.seed))
     capacity = state.total_gpu_milli()
     failed: Counter[str] = Counter()
     failed_milli: Counter[str] = Counter()

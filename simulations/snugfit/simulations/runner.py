@@ -58,7 +58,7 @@ def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(arrivals), np.random.default_rng(policy)
 
 
-def _setup(
+def setup_run(
     trace: Trace, spec: RunSpec
 ) -> tuple[ClusterState, Scheduler, np.random.Generator, Callable[[PodDemand], PodDemand]]:
     """Empty cluster, scheduler and arrival stream for a run.
@@ -77,7 +77,7 @@ def _setup(
 
 def run_benchmark(trace: Trace, spec: RunSpec) -> RunResult:
     """The published protocol for one policy and seed."""
-    state, scheduler, arrival_rng, demand_of = _setup(trace, spec)
+    state, scheduler, arrival_rng, demand_of = setup_run(trace, spec)
     arrivals = arrival_sequence(trace.pods, state.total_gpu_milli(), arrival_rng, spec.inflation)
     started = time.perf_counter()
     log = replay_arrivals(state, scheduler, arrivals, demand_of)
@@ -86,7 +86,7 @@ def run_benchmark(trace: Trace, spec: RunSpec) -> RunResult:
 
 def run_timed(trace: Trace, spec: RunSpec) -> TimedResult:
     """The trace on its own clock, with departures and a waiting queue."""
-    state, scheduler, _, demand_of = _setup(trace, spec)
+    state, scheduler, _, demand_of = setup_run(trace, spec)
     started = time.perf_counter()
     log = replay_timed(state, scheduler, trace.pods, demand_of, spec.pending_limit, spec.speedup)
     return TimedResult(spec, log, time.perf_counter() - started)

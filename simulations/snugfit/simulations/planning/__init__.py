@@ -1,0 +1,1 @@
+"""Capacity planning: the cheapest cluster of catalogue node types that serves a workload."""
