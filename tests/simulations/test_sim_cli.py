@@ -248,7 +248,8 @@ def test_workloads_that_never_reach_a_level_warn_nothing(
     assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
 
 
-def test_default_policies_are_registered() -> None:
-    from snugfit.packing.policies import POLICIES
+def test_default_policies_are_every_registered_one_but_the_oracles() -> None:
+    from snugfit.packing.policies.registry import ORACLES, POLICIES
 
-    assert set(DEFAULT_POLICIES) == set(POLICIES)
+    assert set(DEFAULT_POLICIES) == set(POLICIES) - ORACLES
+    assert "snugfit" in DEFAULT_POLICIES and "snugfit-oracle" not in DEFAULT_POLICIES

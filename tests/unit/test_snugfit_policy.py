@@ -137,3 +137,20 @@ def test_retarget_keeps_the_node_order_and_drops_cached_scores() -> None:
     sched.retarget(target_workload(shape_counts([CPU_POD]), ("A",)))
     assert sched.rank(state.num_nodes) is rank
     assert sched.cache is not cache
+
+
+def test_learned_targets_keep_rare_multi_gpu_shapes() -> None:
+    """FGD's target covers 95 % of tasks by count, which drops rare 8-GPU shapes; a learned
+    target keeps every shape of two or more GPUs."""
+    eight = PodDemand(cpu_milli=64000, memory_mib=0, gpu_count=8, gpu_milli=1000)
+    counts = shape_counts([GPU_POD] * 98 + [CPU_POD, eight])
+    published = target_workload(counts, ("A",))
+    assert published.gpu_count.tolist() == [1]  # 98 % covered by one shape
+    kept = target_workload(counts, ("A",), keep_multi_gpu=True)
+    assert sorted(kept.gpu_count.tolist()) == [1, 8]
+    assert kept.weight.sum() == pytest.approx(1.0)
+    learner = WorkloadLearner(refresh_pods=1)  # a new target after every pod
+    for demand in [GPU_POD] * 98 + [CPU_POD]:
+        learner.observe(demand, ("A",))
+    learned = learner.observe(eight, ("A",))
+    assert learned is not None and 8 in learned.gpu_count.tolist()

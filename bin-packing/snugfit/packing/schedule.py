@@ -102,7 +102,8 @@ class Scheduler:
         """An arriving pod: policies that learn their target workload learn from it."""
         if not self.policy.learns_workload:
             return
-        workload = self.learner.observe(demand, state.models)
+        keep = self.policy.keeps_multi_gpu_shapes
+        workload = self.learner.observe(demand, state.models, keep_multi_gpu=keep)
         if workload is not None:
             self.retarget(workload)
 

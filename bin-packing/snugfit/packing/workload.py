@@ -35,13 +35,19 @@ def _popularity(item: tuple[Shape, int]) -> tuple[int, int, int, int, str, int]:
 
 
 def target_workload(
-    counts: Counter[Shape], models: Sequence[str], coverage: float = 0.95
+    counts: Counter[Shape],
+    models: Sequence[str],
+    coverage: float = 0.95,
+    keep_multi_gpu: bool = False,
 ) -> TargetWorkload:
     """The most popular shapes that together cover ``coverage`` of the tasks.
 
     As published: shapes sorted by count, descending (equal counts: larger cpu, share, GPU
     count first), taken until they cover ``coverage`` of all tasks; frequencies are their
     counts divided by the covered total, so they sum to 1.
+
+    ``keep_multi_gpu`` also keeps every shape taking two or more GPUs, however rare: such
+    pods are few by count but large by volume, and only whole free GPUs on one node fit them.
     """
     if not 0 < coverage <= 1:
         raise ValueError(f"coverage must be in (0, 1], got {coverage}")
@@ -49,8 +55,8 @@ def target_workload(
     chosen: list[tuple[Shape, int]] = []
     covered = 0
     for shape, n in sorted(counts.items(), key=_popularity, reverse=True):
-        if covered >= coverage * total:
-            break
+        if covered >= coverage * total and not (keep_multi_gpu and shape[2] >= 2):
+            continue
         chosen.append((shape, n))
         covered += n
     allowed = np.zeros((len(chosen), len(models) + 1), dtype=bool)
@@ -73,7 +79,8 @@ def next_refresh(seen: int, refresh_pods: int) -> int:
 
 class WorkloadLearner:
     """The target workload learned from the pods seen so far, for a policy that must not know
-    the future: every pod is counted as it arrives, and the target is rebuilt after 1, 2, 4, ...
+    the future (multi-GPU shapes always kept): every pod is counted as it arrives, and the
+    target is rebuilt after 1, 2, 4, ...
     pods and then every ``refresh_pods`` pods (rarely enough that per-node score caches stay
     useful, often enough to follow a changing mix)."""
 
@@ -85,11 +92,13 @@ class WorkloadLearner:
         self.seen = 0
         self._next = 1
 
-    def observe(self, demand: PodDemand, models: Sequence[str]) -> TargetWorkload | None:
+    def observe(
+        self, demand: PodDemand, models: Sequence[str], keep_multi_gpu: bool = True
+    ) -> TargetWorkload | None:
         """Count the pod; the new target workload over GPU ``models`` when one is due."""
         self.counts[shape_of(demand)] += 1
         self.seen += 1
         if self.seen < self._next:
             return None
         self._next = next_refresh(self.seen, self.refresh_pods)
-        return target_workload(self.counts, models)
+        return target_workload(self.counts, models, keep_multi_gpu=keep_multi_gpu)

@@ -24,6 +24,8 @@ class PolicyContext:
 
     rng: np.random.Generator
     workload: TargetWorkload | None = None
+    # the same mix with every multi-GPU shape kept (the rule of learned targets), for oracles
+    workload_all_multi_gpu: TargetWorkload | None = None
 
 
 class Policy(ABC):
@@ -46,6 +48,7 @@ class Policy(ABC):
     node_local: ClassVar[bool] = True
     tie_break: ClassVar[Literal["rank", "uniform"]] = "rank"
     learns_workload: ClassVar[bool] = False
+    keeps_multi_gpu_shapes: ClassVar[bool] = True  # in a learned target, however rare
 
     def __init__(self, context: PolicyContext) -> None:
         self.context = context

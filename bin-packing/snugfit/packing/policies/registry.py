@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from snugfit.packing.policies.base import Policy, PolicyContext
 from snugfit.packing.policies.bestfit import BestFit
 from snugfit.packing.policies.clustering import Clustering
@@ -15,9 +13,7 @@ from snugfit.packing.policies.packing import Packing
 from snugfit.packing.policies.random import RandomPolicy
 from snugfit.packing.policies.snugfit import Snugfit, SnugfitOracle
 
-PolicyFactory = Callable[[PolicyContext], Policy]
-
-POLICIES: dict[str, PolicyFactory] = {
+POLICIES: dict[str, type[Policy]] = {
     cls.name: cls
     for cls in (
         RandomPolicy,

@@ -3,7 +3,8 @@
 Two changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
 
 - The target workload is learned from the pods seen so far (``learns_workload``), not read
-  from the whole trace: the live extender cannot know future pods, and neither may this.
+  from the whole trace: the live extender cannot know future pods, and neither may this. Shapes
+  taking several GPUs stay in it however rare, so nodes are kept whole for them.
 - Pods that take no GPU share (CPU-only pods and pods taking whole GPUs) are scored with the
   CPU-capped measure: free GPU share that a shape could not fill before the node's CPU runs
   out counts as fragmented. FGD sees CPU only when a node falls below a shape's whole request,

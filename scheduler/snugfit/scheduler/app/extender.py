@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from snugfit.packing.cluster import ClusterState, OverCommitError
 from snugfit.packing.demand import PodDemand
 from snugfit.packing.feasibility import Reason, explain, feasibility, reason_message
-from snugfit.packing.policies import PolicyContext, make_policy
+from snugfit.packing.policies import POLICIES, PolicyContext, make_policy
 from snugfit.packing.schedule import Scheduler, placement_on
 from snugfit.packing.workload import next_refresh, target_workload
 from snugfit.scheduler.app.config import ExtenderConfig
@@ -86,7 +86,8 @@ class Extender:
         stale = self._scheduler is None or state is not self._state_seen
         due = seen >= next_refresh(self._shapes_seen, self.config.workload_refresh_pods)
         if stale or due:
-            workload = target_workload(self.cache.shapes, state.models)
+            learned = POLICIES[self.config.policy].learns_workload
+            workload = target_workload(self.cache.shapes, state.models, keep_multi_gpu=learned)
             if stale:
                 policy = make_policy(self.config.policy, PolicyContext(self.rng, workload))
                 self._scheduler = Scheduler(policy, self.rng)
