@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SRC    := bin-packing scheduler simulations
 
-.PHONY: demo install test lint typecheck contracts unit e2e benchmarks clean
+.PHONY: demo install test lint typecheck contracts unit browser e2e benchmarks clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)" >&2; exit 1; }
@@ -33,8 +33,15 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest -q -m "not e2e" tests
+
+## The report test opens plans in Debian's headless Chromium; install it when missing.
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the report test"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } >/dev/null \
+	  || { echo "error: chromium is missing and could not be installed (needs root and apt)" >&2; exit 1; }; }
 
 e2e: $(STAMP)
 	bash tests/e2e/kubernetes/build.sh
@@ -45,4 +52,4 @@ benchmarks: $(STAMP)
 	$(BIN)/python tests/benchmarks/simulator_speed.py
 
 clean:
-	rm -rf $(VENV) snugfit-out .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) snugfit-out snugfit-plan .mypy_cache .ruff_cache .hypothesis
