@@ -1,4 +1,4 @@
-"""End to end with the shipped second-scheduler configuration (weighted scores, fgd): reasons
+"""End to end with the shipped second-scheduler configuration (weighted scores, snugfit): reasons
 people can read, no over-commit under load, restarts and deletions that lose nothing."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def cluster(control_plane: ControlPlane) -> Iterator[tuple[Extender, Scheduler]]
     with (
         nodes(control_plane.api, manifests),
         extender_and_scheduler(
-            control_plane, "second-scheduler.yaml", policy="fgd", mode="scores", name="scores"
+            control_plane, "second-scheduler.yaml", policy="snugfit", mode="scores", name="scores"
         ) as running,
     ):
         yield running

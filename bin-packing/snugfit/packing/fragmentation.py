@@ -80,20 +80,25 @@ def node_fragmentation(
     """
     if workload.size == 0:
         return np.zeros(len(gpu_free), dtype=np.float64)
-    free = gpu_free[:, None, :]  # (n, 1, G)
     need = shape_need(workload, gpu_memory, *gpu_free.shape)
-    usable = slot_model_allowed(workload, gpu_model) & (free >= need)
-    count = usable.sum(axis=2)  # (n, M)
-    usable_share = np.where(usable, free, 0).sum(axis=2)  # (n, M)
+    usable = slot_model_allowed(workload, gpu_model) & (gpu_free[:, None, :] >= need)  # (n, M, G)
+    # usable share and usable GPU count per (node, shape) in one batched product; both are
+    # small integers, exact in float32
+    per_slot = np.stack([gpu_free, np.ones_like(gpu_free)], axis=2).astype(np.float32)
+    sums = np.matmul(usable.astype(np.float32), per_slot)  # (n, M, 2)
+    usable_share, count = sums[..., 0].astype(np.float64), sums[..., 1]
     total = gpu_free.sum(axis=1)  # (n,)
     hostable = (
         (workload.gpu_count[None, :] > 0)
         & (count >= workload.gpu_count[None, :])
         & (cpu_free[:, None] >= workload.cpu_milli[None, :])
     )
-    filled: NDArray[np.floating] = usable_share.astype(np.float64)
+    filled = usable_share
     if cpu_capped:
-        share = np.where(usable, need, 0).max(axis=2)  # (n, M): one pod's share per GPU here
+        # one pod's share per GPU on this node (GPU-memory shapes: it depends on the GPU)
+        share = (
+            need[0, :, 0][None, :] if need.shape[0] == 1 else np.where(usable, need, 0).max(axis=2)
+        )
         per_pod = workload.gpu_count[None, :] * share
         pods = cpu_free[:, None] / np.maximum(workload.cpu_milli, 1)[None, :]
         filled = np.minimum(filled, pods * per_pod)
