@@ -58,7 +58,11 @@ def shape_need(workload: TargetWorkload, gpu_memory: I64 | None, rows: int, slot
 
 
 def slot_model_allowed(workload: TargetWorkload, gpu_model: I64) -> NDArray[np.bool_]:
-    """(nodes, M, slots): may shape m use the GPU in this slot? (padding -> never)."""
+    """(nodes, M, slots), or (nodes, 1, slots) when every shape takes any model: may shape m
+    use the GPU in this slot? (padding -> never)."""
+    if workload.model_allowed[:, :-1].all():
+        real: NDArray[np.bool_] = (gpu_model != NO_MODEL)[:, None, :]
+        return real
     index = np.where(gpu_model == NO_MODEL, workload.model_allowed.shape[1] - 1, gpu_model)
     return np.moveaxis(workload.model_allowed[:, index], 0, 1)
 
