@@ -61,6 +61,7 @@ VARIANTS = (
     "fgd-learned",
     "+capped-cpu-only",
     "snugfit",
+    "-multi-gpu-shapes",
     "+capped-sharing",
     "snugfit-oracle",
 )
