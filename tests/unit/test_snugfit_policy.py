@@ -53,11 +53,29 @@ def test_capped_fragmentation_by_hand(
 
 def test_learner_refreshes_on_a_doubling_then_fixed_schedule() -> None:
     learner = WorkloadLearner(refresh_pods=4)
-    pod = PodDemand(cpu_milli=1000, memory_mib=0, gpu_count=1, gpu_milli=1000)
-    due = [i + 1 for i in range(14) if learner.observe(pod, ("A",)) is not None]
+    pods = [
+        PodDemand(cpu_milli=1000 * (i + 1), memory_mib=0, gpu_count=1, gpu_milli=1000)
+        for i in range(14)
+    ]  # every pod a new shape: the mix moves at every refresh
+    due = [i + 1 for i, pod in enumerate(pods) if learner.observe(pod, ("A",)) is not None]
     assert due == [1, 2, 4, 8, 12]
     with pytest.raises(ValueError, match="refresh_pods"):
         WorkloadLearner(refresh_pods=0)
+
+
+def test_learner_keeps_its_target_while_the_mix_stands_still() -> None:
+    """A refresh that would hand out the same mix is skipped: it would only throw away every
+    cached node score."""
+    learner = WorkloadLearner(refresh_pods=4)
+    a = PodDemand(cpu_milli=1000, memory_mib=0, gpu_count=1, gpu_milli=1000)
+    b = PodDemand(cpu_milli=2000, memory_mib=0, gpu_count=1, gpu_milli=500)
+    due = [i + 1 for i, pod in enumerate([a, b] * 8) if learner.observe(pod, ("A",)) is not None]
+    assert due == [1, 2]  # 1:1 from pod 2 on (at 4, 8, 12, 16 the mix is the same)
+    assert learner.observe(b, ("A",)) is None  # 17 pods: not due
+    for _ in range(2):
+        assert learner.observe(b, ("A",)) is None  # 18, 19
+    moved = learner.observe(b, ("A",))  # 20 = 16 + 4: due, and 8:12 is a new mix
+    assert moved is not None and sorted(moved.weight.tolist()) == [0.4, 0.6]
 
 
 def test_learner_targets_only_the_pods_seen() -> None:

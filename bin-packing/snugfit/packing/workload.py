@@ -80,17 +80,18 @@ def next_refresh(seen: int, refresh_pods: int) -> int:
 class WorkloadLearner:
     """The target workload learned from the pods seen so far, for a policy that must not know
     the future (multi-GPU shapes always kept): every pod is counted as it arrives, and the
-    target is rebuilt after 1, 2, 4, ...
+    target is rebuilt (and handed out only when the mix has moved) after 1, 2, 4, ...
     pods and then every ``refresh_pods`` pods (rarely enough that per-node score caches stay
     useful, often enough to follow a changing mix)."""
 
-    def __init__(self, refresh_pods: int = 1024) -> None:
+    def __init__(self, refresh_pods: int = 4096) -> None:
         if refresh_pods <= 0:
             raise ValueError(f"refresh_pods must be positive, got {refresh_pods}")
         self.refresh_pods = refresh_pods
         self.counts: Counter[Shape] = Counter()
         self.seen = 0
         self._next = 1
+        self._current: TargetWorkload | None = None
 
     def observe(
         self, demand: PodDemand, models: Sequence[str], keep_multi_gpu: bool = True
@@ -101,4 +102,26 @@ class WorkloadLearner:
         if self.seen < self._next:
             return None
         self._next = next_refresh(self.seen, self.refresh_pods)
-        return target_workload(self.counts, models, keep_multi_gpu=keep_multi_gpu)
+        target = target_workload(self.counts, models, keep_multi_gpu=keep_multi_gpu)
+        if self._current is not None and same_mix(self._current, target):
+            return None  # rescoring every node for nothing is what a refresh would cost
+        self._current = target
+        return target
+
+
+def _by_shape(w: TargetWorkload) -> dict[tuple[int, int, int, bytes, int], float]:
+    memory = w.gpu_memory_mib if w.gpu_memory_mib is not None else np.zeros(w.size, np.int64)
+    return {
+        (int(c), int(g), int(k), w.model_allowed[i].tobytes(), int(m)): float(w.weight[i])
+        for i, (c, g, k, m) in enumerate(
+            zip(w.cpu_milli, w.gpu_milli, w.gpu_count, memory, strict=True)
+        )
+    }
+
+
+def same_mix(a: TargetWorkload, b: TargetWorkload, tolerance: float = 0.005) -> bool:
+    """The same shapes (in any order), each frequency within ``tolerance``."""
+    shapes_a, shapes_b = _by_shape(a), _by_shape(b)
+    if shapes_a.keys() != shapes_b.keys() or a.model_allowed.shape != b.model_allowed.shape:
+        return False
+    return all(abs(shapes_a[k] - shapes_b[k]) <= tolerance for k in shapes_a)

@@ -49,7 +49,7 @@ class ExtenderConfig:
     default_model: str = "unknown"
     model_memory_mib: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MODEL_MEMORY_MIB))
     watch_timeout_s: int = 300
-    workload_refresh_pods: int = 1024  # re-learn the target workload after this many new pods
+    workload_refresh_pods: int = 4096  # re-learn the target workload after this many new pods
     log_level: str = "INFO"
     seed: int = 0
 

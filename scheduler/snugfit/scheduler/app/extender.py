@@ -17,9 +17,10 @@ from numpy.typing import NDArray
 from snugfit.packing.cluster import ClusterState, OverCommitError
 from snugfit.packing.demand import PodDemand
 from snugfit.packing.feasibility import Reason, explain, feasibility, reason_message
+from snugfit.packing.fragmentation import TargetWorkload
 from snugfit.packing.policies import POLICIES, PolicyContext, make_policy
 from snugfit.packing.schedule import Scheduler, placement_on
-from snugfit.packing.workload import next_refresh, target_workload
+from snugfit.packing.workload import next_refresh, same_mix, target_workload
 from snugfit.scheduler.app.config import ExtenderConfig
 from snugfit.scheduler.cache.cluster_cache import ClusterCache
 from snugfit.scheduler.protocol import resources as r
@@ -71,6 +72,7 @@ class Extender:
         self.rng = np.random.default_rng(config.seed)
         self._scheduler: Scheduler | None = None
         self._shapes_seen = 0
+        self._workload: TargetWorkload | None = None
         self._state_seen: ClusterState | None = None
         self._rows_seen: dict[tuple[str, ...], tuple[I64, NDArray[np.object_]]] = {}
         self._rows_state: ClusterState | None = None
@@ -92,7 +94,9 @@ class Extender:
                 policy = make_policy(self.config.policy, PolicyContext(self.rng, workload))
                 self._scheduler = Scheduler(policy, self.rng)
             assert self._scheduler is not None
-            self._scheduler.retarget(workload)  # keeps the node order for ties
+            if stale or self._workload is None or not same_mix(workload, self._workload):
+                self._scheduler.retarget(workload)  # keeps the node order for ties
+                self._workload = workload
             self._shapes_seen, self._state_seen = seen, state
         assert self._scheduler is not None
         return self._scheduler
