@@ -13,6 +13,7 @@ Result = TypeVar("Result")
 
 class Executor(Protocol):
     name: str
+    slots: int  # jobs it runs at once
 
     def map(
         self,
@@ -26,7 +27,7 @@ class LocalPool:
     """Separate processes on this machine (one job in-process when there is one worker)."""
 
     def __init__(self, workers: int) -> None:
-        self.workers = max(1, workers)
+        self.workers = self.slots = max(1, workers)
         self.name = f"local pool ({self.workers} processes)"
 
     def map(
@@ -60,6 +61,9 @@ class DaskCluster:
 
         self.client = Client(address, timeout="30s")  # type: ignore[no-untyped-call]
         self.name = f"Dask cluster at {address}"
+        self.slots = max(
+            1, sum(w["nthreads"] for w in self.client.scheduler_info()["workers"].values())
+        )
 
     def map(
         self,

@@ -3,6 +3,7 @@ replay each policy on each chosen cluster for the report."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from snugfit.simulations.planning.search import (
     SearchResult,
     candidates,
     cheapest,
+    cost_lower_bound,
     search,
 )
 from snugfit.simulations.workload_model import TracePod
@@ -69,14 +71,33 @@ def make_plan(
     on_total: Callable[[int], None] | None = None,
 ) -> PlanResult:
     started = time.perf_counter()
-    jobs = [
-        SearchJob(inputs.pods, inputs.types, c, p, inputs.seeds, inputs.target)
-        for p in inputs.policies
+    # per policy, candidates cheapest volume bound first; a round searches the next few of
+    # each policy in parallel, and candidates whose bound exceeds a cluster found are dropped
+    bounds = {
+        c: cost_lower_bound(inputs.pods, inputs.types, c, inputs.target)
         for c in candidates(inputs.pods, inputs.types)
-    ]
+    }
+    queue = {p: sorted((c for c in bounds if bounds[c] < math.inf), key=bounds.__getitem__)
+             for p in inputs.policies}  # fmt: skip
     if on_total:
-        on_total(len(jobs) + len(inputs.policies) ** 2)
-    searches = executor.map(search, jobs, lambda r: on_step and on_step(r.job_label))
+        on_total(sum(len(q) for q in queue.values()) + len(inputs.policies) ** 2)
+    per_round = max(1, executor.slots // len(inputs.policies))
+    searches: list[SearchResult] = []
+    while any(queue.values()):
+        jobs = []
+        for policy, pending in queue.items():
+            jobs += [SearchJob(inputs.pods, inputs.types, c, policy, inputs.seeds, inputs.target)
+                     for c in pending[:per_round]]  # fmt: skip
+            del pending[:per_round]
+        searches += executor.map(search, jobs, lambda r: on_step and on_step(r.job_label))
+        for policy, pending in queue.items():
+            found = cheapest(searches, policy)
+            if found is not None:
+                dropped = [c for c in pending if bounds[c] >= found.cost_per_hour]
+                pending[:] = [c for c in pending if bounds[c] < found.cost_per_hour]
+                for _ in dropped:
+                    if on_step:
+                        on_step(f"{policy}: skipped a candidate that cannot be cheaper")
     chosen = {p: cheapest(searches, p) for p in inputs.policies}
     clusters = {r.counts for r in chosen.values() if r is not None and r.counts is not None}
     cross_jobs = [

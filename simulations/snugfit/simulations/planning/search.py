@@ -162,6 +162,35 @@ def candidates(pods: Sequence[TracePod], types: Sequence[NodeType]) -> list[Cand
     return out
 
 
+def cost_lower_bound(
+    pods: Sequence[TracePod], types: Sequence[NodeType], candidate: Candidate, target: Target
+) -> float:
+    """Dollars per hour no cluster of this candidate can go below (volume alone); inf where it
+    cannot meet the target at all. Searches run cheapest bound first, and a candidate whose
+    bound is above a cluster already found is never searched."""
+    by_name = {t.name: t for t in types}
+    cheap = by_name[candidate.cheap]
+    if candidate.big is None:
+        if not can_meet_alone(pods, cheap, target):
+            return math.inf
+        return lower_bound(pods, cheap, target) * cheap.price_per_hour
+    big = by_name[candidate.big]
+    rest = misfits(pods, cheap)
+    b = lower_bound(rest, big, target) if rest else 0
+    share = (
+        target.arrival_pct / 100 * min(target.min_pods_placed_pct, target.min_gpu_placed_pct) / 100
+    )
+    need = [
+        (sum(p.demand.total_gpu_milli for p in pods) / 1000, big.gpus, cheap.gpus),
+        (sum(p.demand.cpu_milli for p in pods), big.cpu_milli, cheap.cpu_milli),
+        (sum(p.demand.memory_mib for p in pods), big.memory_mib, cheap.memory_mib),
+    ]
+    a = max(
+        max(0.0, total * share - b * on_big) / max(on_cheap, 1) for total, on_big, on_cheap in need
+    )
+    return b * big.price_per_hour + math.floor(a) * cheap.price_per_hour
+
+
 def cheapest(results: Sequence[SearchResult], policy: str) -> SearchResult | None:
     found = [r for r in results if r.policy == policy and r.counts is not None]
     return min(found, key=lambda r: r.cost_per_hour) if found else None
