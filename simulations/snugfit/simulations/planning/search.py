@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from snugfit.packing.cluster import ClusterState
 from snugfit.packing.demand import PodDemand
@@ -134,22 +135,23 @@ def search(job: SearchJob) -> SearchResult:
         rest = misfits(job.pods, cheap)
         b_low = lower_bound(rest, big, job.target) if rest else 0
         b_high = math.ceil(b_low * 1.5) + 1
+
+        def with_big(a: int, b: int) -> bool:
+            return meets(((cheap.name, a), (big.name, b)))
+
         # grow both until the pair meets the target, then trim the cheap type, then the big one
         a_high = lower_bound(job.pods, cheap, job.target)
         a_low = max(1, a_high - b_high * big.gpus // max(1, cheap.gpus))
         a: int | None = None
         b: int | None = None
         for _ in range(MAX_GROWTHS + 1):
-            if meets(((cheap.name, a_high), (big.name, b_high))):
-                big_nodes = b_high
-                a = smallest(
-                    lambda k: meets(((cheap.name, k), (big.name, big_nodes))), a_low, a_high
-                )
+            if with_big(a_high, b_high):
+                a = smallest(partial(with_big, b=b_high), a_low, a_high)
                 break
             a_low, a_high = a_high + 1, math.ceil(GROWTH * a_high)
             b_high = math.ceil(GROWTH * b_high)
         if a is not None:
-            b = smallest(lambda k: meets(((cheap.name, a), (big.name, k))), b_low, b_high)
+            b = smallest(partial(with_big, a), b_low, b_high)
         counts = None if a is None or b is None else ((cheap.name, a), (big.name, b))
     cost = math.inf if counts is None else sum(by_name[t].price_per_hour * n for t, n in counts)
     return SearchResult(label, job.policy, counts, cost, tuple(runs))
