@@ -113,7 +113,7 @@ def test_smallest_finds_the_threshold(need: int) -> None:
 
     found = smallest(meets, 5, 12)
     expected = max(need, 5)  # the search trusts its lower end
-    assert found is not None and expected <= found <= expected * 1.01 + 1
+    assert found is not None and expected <= found <= expected * 1.02 + 1
     assert len(asked) < 20
 
 

@@ -16,7 +16,7 @@ from snugfit.simulations.planning.catalogue import NodeType
 from snugfit.simulations.planning.evaluate import Counts, Evaluation, Target, evaluate
 from snugfit.simulations.workload_model import TracePod
 
-PRECISION = 0.01  # stop when the bracket is within 1 % of its upper end
+PRECISION = 0.02  # stop when the bracket is within 2 % of its upper end
 GROWTH = 1.25  # an upper end that falls short grows by this factor ...
 MAX_GROWTHS = 8  # ... at most this many times (6x in all)
 
@@ -134,7 +134,7 @@ def search(job: SearchJob) -> SearchResult:
         big = by_name[job.candidate.big]
         rest = misfits(job.pods, cheap)
         b_low = lower_bound(rest, big, job.target) if rest else 0
-        b_high = math.ceil(b_low * 1.5) + 1
+        b_high = 3 * b_low + 1  # the other pods spill onto the big type too
 
         def with_big(a: int, b: int) -> bool:
             return meets(((cheap.name, a), (big.name, b)))
