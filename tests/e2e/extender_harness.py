@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -73,16 +74,24 @@ class Extender:
             self.process.stop()
 
     def get_text(self, path: str) -> str:
-        with urllib.request.urlopen(self.url + path, timeout=5) as response:
-            return str(response.read().decode())
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=5) as response:
+                return str(response.read().decode())
+        except urllib.error.HTTPError as err:  # e.g. 503 from /readyz while polled
+            with err:  # close its connection now, not at garbage collection
+                raise
 
     def post(self, verb: str, body: Mapping[str, Any]) -> Any:
         request = urllib.request.Request(
             f"{self.url}/{verb}", data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"}, method="POST",
         )  # fmt: skip
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            with err:
+                raise
 
     def metric(self, name: str) -> float:
         for line in self.get_text("/metrics").splitlines():
