@@ -89,13 +89,11 @@ def placement_on(
 class Scheduler:
     """Places pods one at a time with a policy; the same object serves simulator and extender."""
 
-    def __init__(
-        self, policy: Policy, rng: np.random.Generator, learner: WorkloadLearner | None = None
-    ) -> None:
+    def __init__(self, policy: Policy, rng: np.random.Generator) -> None:
         self.policy = policy
         self.rng = rng
         self.cache = NodeScoreCache(policy)
-        self.learner = learner or WorkloadLearner()
+        self.learner = WorkloadLearner()
         self._rank: I64 | None = None
 
     def observe(self, state: ClusterState, demand: PodDemand) -> None:

@@ -69,13 +69,9 @@ def setup_run(
     """
     demand_of = _identity if spec.sharing else without_sharing
     state = ClusterState.from_nodes(trace.nodes)
-    counts = shape_counts(demand_of(p.demand) for p in trace.pods)
-    workload = target_workload(counts, state.models)
-    all_multi = target_workload(counts, state.models, keep_multi_gpu=True)
+    workload = target_workload(shape_counts(demand_of(p.demand) for p in trace.pods), state.models)
     arrival_rng, policy_rng = seed_streams(spec.seed)
-    scheduler = Scheduler(
-        make_policy(spec.policy, PolicyContext(policy_rng, workload, all_multi)), policy_rng
-    )
+    scheduler = Scheduler(make_policy(spec.policy, PolicyContext(policy_rng, workload)), policy_rng)
     return state, scheduler, arrival_rng, demand_of
 
 

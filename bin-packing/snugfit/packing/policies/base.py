@@ -24,8 +24,6 @@ class PolicyContext:
 
     rng: np.random.Generator
     workload: TargetWorkload | None = None
-    # the same mix with every multi-GPU shape kept (the rule of learned targets), for oracles
-    workload_all_multi_gpu: TargetWorkload | None = None
 
 
 class Policy(ABC):
