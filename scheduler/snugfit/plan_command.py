@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from snugfit.simulations.executors import DaskCluster, Executor, LocalPool
 from snugfit.simulations.planning.catalogue import BUILTIN, CatalogueError, load_catalogue
 from snugfit.simulations.planning.evaluate import Target, scale_workload
-from snugfit.simulations.planning.executors import DaskCluster, Executor, LocalPool
 from snugfit.simulations.planning.plan import PlanInputs, make_plan
 from snugfit.simulations.planning.report import headline, summary, write_report
 from snugfit.simulations.runner import default_workers
@@ -97,16 +97,18 @@ def plan(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"planning on {executor.name}", total=None)
-        result = make_plan(
-            inputs,
-            executor,
-            on_step=lambda what: progress.update(task, advance=1, description=what),
-            on_total=lambda n: progress.update(task, total=n),
-        )
-    if isinstance(executor, DaskCluster):
-        executor.close()
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(f"planning on {executor.name}", total=None)
+            result = make_plan(
+                inputs,
+                executor,
+                on_step=lambda what: progress.update(task, advance=1, description=what),
+                on_total=lambda n: progress.update(task, total=n),
+            )
+    finally:
+        if isinstance(executor, DaskCluster):
+            executor.close()
     paths = write_report(result, output_dir)
     out = Console()
     out.print(headline(summary(result)))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from snugfit.simulations.executors import LocalPool
 from snugfit.simulations.planning.catalogue import NodeType
 from snugfit.simulations.planning.evaluate import Target, scale_workload
-from snugfit.simulations.planning.executors import LocalPool
 from snugfit.simulations.planning.plan import PlanInputs, PlanResult, make_plan
 from snugfit.simulations.traces import resolve
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import small_inputs
 
-from snugfit.simulations.planning.executors import DaskCluster
+from snugfit.simulations.executors import DaskCluster
 from snugfit.simulations.planning.plan import PlanResult, make_plan
 from snugfit.simulations.planning.report import summary
 

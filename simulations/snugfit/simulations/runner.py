@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from snugfit.packing.demand import PodDemand, without_sharing
 from snugfit.packing.policies import PolicyContext, make_policy
 from snugfit.packing.schedule import Scheduler
 from snugfit.packing.workload import shape_counts, target_workload
+from snugfit.simulations.executors import LocalPool
 from snugfit.simulations.protocol import INFLATION, arrival_sequence
 from snugfit.simulations.replay import ArrivalLog, replay_arrivals
 from snugfit.simulations.timed import TimedLog, replay_timed
@@ -107,19 +108,4 @@ def run_all(
     on_done: Callable[[RunResult | TimedResult], None] | None = None,
 ) -> list[RunResult | TimedResult]:
     """Run every spec; results come back in the order of ``specs``."""
-    if workers <= 1 or len(specs) <= 1:
-        results: list[RunResult | TimedResult] = []
-        for spec in specs:
-            results.append(run_one(trace, spec))
-            if on_done:
-                on_done(results[-1])
-        return results
-    by_spec: dict[RunSpec, RunResult | TimedResult] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run_one, trace, spec) for spec in specs]
-        for future in as_completed(futures):
-            result = future.result()
-            by_spec[result.spec] = result
-            if on_done:
-                on_done(result)
-    return [by_spec[s] for s in specs]
+    return LocalPool(workers).map(partial(run_one, trace), specs, on_done)

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from snugfit.simulations.executors import Executor
 from snugfit.simulations.planning.catalogue import NodeType
 from snugfit.simulations.planning.evaluate import Counts, Evaluation, Target, evaluate
-from snugfit.simulations.planning.executors import Executor
 from snugfit.simulations.planning.search import (
     SearchJob,
     SearchResult,

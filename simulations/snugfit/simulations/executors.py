@@ -1,4 +1,4 @@
-"""Where a plan's independent pieces of work run: a local process pool by default, or an
+"""Where independent simulator runs go: a local process pool by default, or an
 existing Dask cluster given its address. Both hand back the same results, in input order."""
 
 from __future__ import annotations
