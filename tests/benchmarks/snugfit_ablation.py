@@ -7,7 +7,11 @@ Variants, each one change from the row above it:
   fgd-learned          the mix learned from the pods seen so far (what the extender knows),
                        shapes of several GPUs kept in it however rare
   +capped-cpu-only     CPU-only pods scored with the CPU-capped measure
-  snugfit              ... and pods taking whole GPUs too (the policy)
+  +capped-whole        ... and pods taking whole GPUs too
+  +share-plan          sharing pods first where the share plan of the learned mix puts them
+                       (GPU contents of an offline best-fit-decreasing packing)
+  snugfit              ... on plan only where the node keeps CPU for the pod that would
+                       complete the GPU (the policy)
   -multi-gpu-shapes    snugfit with rare multi-GPU shapes left out of the learned target
                        (as FGD's 95 % coverage does): nodes are no longer kept whole
   +capped-sharing      snugfit with sharing pods capped too (rejected: worse at 100 %)
@@ -24,8 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from snugfit.packing.fragmentation import TargetWorkload
 from snugfit.packing.policies.registry import POLICIES
 from snugfit.packing.policies.snugfit import Snugfit
+from snugfit.packing.share_plan import SharePlan
 from snugfit.simulations.metrics import CURVE_LEVELS, mean_sd, unallocated_pct_at
 from snugfit.simulations.runner import RunResult, RunSpec, default_workers, run_all
 from snugfit.simulations.seeds import parse_seeds
@@ -35,11 +41,26 @@ from snugfit.simulations.traces import resolve
 class FgdLearned(Snugfit):
     name = "fgd-learned"
     capped_kinds = frozenset()
+    follows_share_plan = False
 
 
 class CappedCpuOnly(Snugfit):
     name = "+capped-cpu-only"
     capped_kinds = frozenset({"cpu-only"})
+    follows_share_plan = False
+
+
+class CappedWhole(Snugfit):
+    name = "+capped-whole"
+    follows_share_plan = False
+
+
+class SharePlanWithoutCpu(Snugfit):
+    name = "+share-plan"
+
+    def _plan_for(self, workload: TargetWorkload) -> SharePlan:
+        plan = super()._plan_for(workload)
+        return SharePlan(plan.joins, np.zeros_like(plan.completing_cpu))
 
 
 class WithoutMultiGpuShapes(Snugfit):
@@ -53,13 +74,22 @@ class CappedAll(Snugfit):
 
 
 # registered at import, so that the worker processes (forked from this one) know them too
-for variant in (FgdLearned, CappedCpuOnly, WithoutMultiGpuShapes, CappedAll):
+for variant in (
+    FgdLearned,
+    CappedCpuOnly,
+    CappedWhole,
+    SharePlanWithoutCpu,
+    WithoutMultiGpuShapes,
+    CappedAll,
+):
     POLICIES[variant.name] = variant
 
 VARIANTS = (
     "fgd",
     "fgd-learned",
     "+capped-cpu-only",
+    "+capped-whole",
+    "+share-plan",
     "snugfit",
     "-multi-gpu-shapes",
     "+capped-sharing",

@@ -91,18 +91,19 @@ class Fgd(Policy):
         """Whether this pod is scored with the CPU-capped measure (never, as published)."""
         return False
 
-    def score(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
+    def slot_scores(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
+        """(nodes, slots): a sharing pod's score on each GPU, -1 where it does not fit."""
         capped = self.cpu_capped(demand)
+        return published_score(growth_per_slot(state, demand, nodes, self.workload, capped))
+
+    def score(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
         if demand.is_sharing:
-            growth = growth_per_slot(state, demand, nodes, self.workload, capped)
-            result: F64 = published_score(growth).max(axis=1)
+            result: F64 = self.slot_scores(state, demand, nodes).max(axis=1)
             return result
+        capped = self.cpu_capped(demand)
         return published_score(whole_growth(state, demand, nodes, self.workload, capped))
 
     def choose_gpus(self, state: ClusterState, demand: PodDemand, node: int) -> tuple[int, ...]:
         if not demand.is_sharing:
             return gpu_choice.first_fit(state, demand, node)
-        growth = growth_per_slot(
-            state, demand, np.array([node]), self.workload, self.cpu_capped(demand)
-        )
-        return (int(np.argmax(published_score(growth)[0])),)
+        return (int(np.argmax(self.slot_scores(state, demand, np.array([node]))[0])),)

@@ -1,6 +1,6 @@
-"""snugfit: FGD's fragmentation measure, learned online and aware of CPU.
+"""snugfit: FGD's fragmentation measure, learned online, aware of CPU, with a plan for shares.
 
-Two changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
+Three changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
 
 - The target workload is learned from the pods seen so far (``learns_workload``), not read
   from the whole trace: the live extender cannot know future pods, and neither may this. Shapes
@@ -11,19 +11,27 @@ Two changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
   so it spreads CPU-only pods over nodes at random and strands GPUs behind exhausted CPU;
   this puts them where CPU is plentiful relative to the GPUs left. Sharing pods keep FGD's
   measure, whose choice of partly used GPU the capped one does not improve.
+- Sharing pods go first to GPUs where they are on the share plan of the learned mix (see
+  ``share_plan``): shares that an offline best-fit-decreasing packing puts together, on nodes
+  with CPU left for the pod that would complete the GPU. Among those GPUs, and when there is
+  none, FGD's score decides.
 
-Scores are FGD's published integer scores of the growth, ties broken by the run's fixed node
-order, GPUs chosen as FGD chooses them.
+Scores are FGD's published integer scores of the growth (on-plan GPUs of sharing pods lifted
+above every other), ties broken by the run's fixed node order, GPUs chosen by the same scores.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from snugfit.packing.demand import PodDemand
+from snugfit.packing.cluster import ClusterState
+from snugfit.packing.demand import PodDemand, gpu_need
 from snugfit.packing.fragmentation import TargetWorkload
-from snugfit.packing.policies.base import PolicyContext
+from snugfit.packing.policies.base import F64, I64, PolicyContext
 from snugfit.packing.policies.fgd import Fgd
+from snugfit.packing.share_plan import SharePlan, share_plan
+
+PLAN_LIFT = 101.0  # above every published score (0..100): on-plan GPUs first
 
 
 def pod_kind(demand: PodDemand) -> str:
@@ -40,13 +48,30 @@ class Snugfit(Fgd):
     name = "snugfit"
     learns_workload = True
     capped_kinds: frozenset[str] = frozenset({"cpu-only", "whole"})  # see pod_kind
+    follows_share_plan: bool = True
 
     def __init__(self, context: PolicyContext) -> None:
         known = None if self.learns_workload else context.workload
         super().__init__(PolicyContext(context.rng, known or empty_workload()))
+        self.plan = self._plan_for(self.workload)
+
+    def _plan_for(self, workload: TargetWorkload) -> SharePlan:
+        return share_plan(workload) if self.follows_share_plan else SharePlan.empty()
+
+    def retarget(self, workload: TargetWorkload) -> None:
+        super().retarget(workload)
+        self.plan = self._plan_for(workload)
 
     def cpu_capped(self, demand: PodDemand) -> bool:
         return pod_kind(demand) in self.capped_kinds
+
+    def slot_scores(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
+        scores = super().slot_scores(state, demand, nodes)
+        used = state.gpu_capacity[nodes] - state.gpu_free[nodes]
+        cpu_after = (state.cpu_free[nodes] - demand.cpu_milli)[:, None]
+        on_plan = self.plan.on_plan(used, gpu_need(state, demand)[nodes], cpu_after)
+        result: F64 = np.where(on_plan & (scores >= 0), scores + PLAN_LIFT, scores)
+        return result
 
 
 class SnugfitOracle(Snugfit):

@@ -1,0 +1,142 @@
+"""Which GPU shares belong together: a plan for placing sharing pods, from the learned mix.
+
+A sharing pod leaves residue on its GPU that only smaller pods can fill. FGD's measure counts
+a GPU opened for a share as lost to every pod that takes whole GPUs, so it fills any partly
+used GPU the pod fits: a 320-milli pod joins a 470-milli one and leaves 210 that almost no
+pod fits, where waiting for a 650-milli pod would have left 30 (and the 470 would have met
+another 470).
+
+The plan is what an offline packer does with the learned share mix: best-fit decreasing over
+the mix (a fixed number of pods drawn in its proportions) ends with GPU contents such as
+470+470, 650+320, 810+160. A placement is on plan when the share already used on the GPU
+is made of some of one such content's other shares and the pod's share is part of that
+content too, and the node keeps CPU enough for the least demanding pod that would complete it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from snugfit.packing.cluster import GPU_MILLI
+from snugfit.packing.fragmentation import TargetWorkload
+
+I64 = NDArray[np.int64]
+Bool = NDArray[np.bool_]
+
+PLAN_PODS = 5000  # pods in the mix's proportions packed to make the plan (insensitive above 1000)
+NO_CPU = np.iinfo(np.int64).max // 4  # a share the mix does not have: no pod completes with it
+
+
+@dataclass(frozen=True)
+class ShareMix:
+    """Sharing shapes of a workload by share: total frequency and the least CPU asked."""
+
+    weight: dict[int, float]
+    least_cpu: dict[int, int]
+
+
+def share_mix(workload: TargetWorkload) -> ShareMix:
+    """The shares (milli-GPU, one GPU) of the workload's sharing shapes; shapes sized in GPU
+    memory are left out, since their share depends on the GPU."""
+    weight: dict[int, float] = {}
+    least_cpu: dict[int, int] = {}
+    memory = workload.gpu_memory_mib
+    for i in range(workload.size):
+        share, count = int(workload.gpu_milli[i]), int(workload.gpu_count[i])
+        if count != 1 or not 0 < share < GPU_MILLI or (memory is not None and memory[i] > 0):
+            continue
+        weight[share] = weight.get(share, 0.0) + float(workload.weight[i])
+        cpu = int(workload.cpu_milli[i])
+        least_cpu[share] = min(least_cpu.get(share, cpu), cpu)
+    return ShareMix(weight, least_cpu)
+
+
+def best_fit_decreasing(counts: dict[int, int]) -> Counter[tuple[int, ...]]:
+    """GPU contents (shares, largest first) and how many GPUs end with each, when the shares,
+    largest first, each go to the GPU with the least free share that fits them.
+
+    Pods of one share are moved in groups, exactly as one at a time would go: once a pod
+    joins the best-fitting GPU, that GPU stays the best fit for the next ones until it is full,
+    and GPUs with equal contents fill one after the other."""
+    gpus: Counter[tuple[int, ...]] = Counter()
+    for share in sorted(counts, reverse=True):
+        left = counts[share]
+        while left:
+            fitting = [c for c in gpus if GPU_MILLI - sum(c) >= share]
+            best = min(fitting, key=lambda c: (GPU_MILLI - sum(c), c)) if fitting else ()
+            per_gpu = (GPU_MILLI - sum(best)) // share  # pods of this share it takes when full
+            available = gpus[best] if best else left  # a fresh GPU is always available
+            filled = min(available, left // per_gpu)
+            moves = [(filled, per_gpu)]
+            if filled < available and left - filled * per_gpu:
+                moves.append((1, left - filled * per_gpu))
+            for n, pods in moves:
+                if not n:
+                    continue
+                if best:
+                    gpus[best] -= n
+                gpus[(*best, *(share,) * pods)] += n
+                left -= n * pods
+            gpus = +gpus  # drop emptied contents
+    return gpus
+
+
+def _part_sums(shares: tuple[int, ...]) -> set[int]:
+    sums = {0}
+    for share in shares:
+        sums |= {s + share for s in sums}
+    return sums
+
+
+@dataclass(frozen=True)
+class SharePlan:
+    """``joins[used, share]``: a pod of ``share`` on a GPU with ``used`` taken is on plan.
+    ``completing_cpu[used]``: the least CPU of a pod whose share the plan puts on a GPU with
+    ``used`` taken (0 when the plan puts none there: the GPU is done)."""
+
+    joins: Bool  # (GPU_MILLI + 1, GPU_MILLI + 1)
+    completing_cpu: I64  # (GPU_MILLI + 1,)
+
+    @classmethod
+    def empty(cls) -> SharePlan:
+        return cls(
+            np.zeros((GPU_MILLI + 1, GPU_MILLI + 1), dtype=bool),
+            np.zeros(GPU_MILLI + 1, dtype=np.int64),
+        )
+
+    def on_plan(self, used: I64, share: I64, cpu_after: I64) -> Bool:
+        """Elementwise: placing ``share`` where ``used`` is taken and ``cpu_after`` is left on
+        the node is on plan (shapes broadcast; out-of-range shares never are)."""
+        valid = (used >= 0) & (share > 0) & (used + share <= GPU_MILLI)
+        u = np.where(valid, used, 0)
+        s = np.where(valid, share, 0)
+        result: Bool = valid & self.joins[u, s] & (cpu_after >= self.completing_cpu[u + s])
+        return result
+
+
+def share_plan(workload: TargetWorkload, pods: int = PLAN_PODS) -> SharePlan:
+    """The plan for the workload's share mix (empty when it has no sharing shapes)."""
+    mix = share_mix(workload)
+    total = sum(mix.weight.values())
+    plan = SharePlan.empty()
+    if total <= 0:
+        return plan
+    counts = {s: max(1, round(pods * w / total)) for s, w in mix.weight.items()}
+    for content in best_fit_decreasing(counts):
+        for i, share in enumerate(content):
+            if i and content[i - 1] == share:
+                continue
+            rest = content[:i] + content[i + 1 :]
+            plan.joins[sorted(_part_sums(rest)), share] = True
+    least_cpu = np.full(GPU_MILLI + 1, NO_CPU, dtype=np.int64)
+    for share, cpu in mix.least_cpu.items():
+        least_cpu[share] = cpu
+    for used in range(GPU_MILLI + 1):
+        completing = np.flatnonzero(plan.joins[used])
+        if len(completing):
+            plan.completing_cpu[used] = least_cpu[completing].min()
+    return plan
