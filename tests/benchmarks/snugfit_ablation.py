@@ -10,8 +10,10 @@ Variants, each one change from the row above it:
   +capped-whole        ... and pods taking whole GPUs too
   +share-plan          sharing pods first where the share plan of the learned mix puts them
                        (GPU contents of an offline best-fit-decreasing packing)
-  snugfit              ... on plan only where the node keeps CPU for the pod that would
-                       complete the GPU (the policy)
+  +plan-cpu            ... on plan only where the node keeps CPU for the pod that would
+                       complete the GPU
+  snugfit              ... and pods that may use several GPU models first on models with
+                       spare capacity (the policy)
   -multi-gpu-shapes    snugfit with rare multi-GPU shapes left out of the learned target
                        (as FGD's 95 % coverage does): nodes are no longer kept whole
   +capped-sharing      snugfit with sharing pods capped too (rejected: worse at 100 %)
@@ -42,25 +44,34 @@ class FgdLearned(Snugfit):
     name = "fgd-learned"
     capped_kinds = frozenset()
     follows_share_plan = False
+    reserves_models = False
 
 
 class CappedCpuOnly(Snugfit):
     name = "+capped-cpu-only"
     capped_kinds = frozenset({"cpu-only"})
     follows_share_plan = False
+    reserves_models = False
 
 
 class CappedWhole(Snugfit):
     name = "+capped-whole"
     follows_share_plan = False
+    reserves_models = False
 
 
 class SharePlanWithoutCpu(Snugfit):
     name = "+share-plan"
+    reserves_models = False
 
     def _plan_for(self, workload: TargetWorkload) -> SharePlan:
         plan = super()._plan_for(workload)
         return SharePlan(plan.joins, np.zeros_like(plan.completing_cpu))
+
+
+class PlanWithCpu(Snugfit):
+    name = "+plan-cpu"
+    reserves_models = False
 
 
 class WithoutMultiGpuShapes(Snugfit):
@@ -79,6 +90,7 @@ for variant in (
     CappedCpuOnly,
     CappedWhole,
     SharePlanWithoutCpu,
+    PlanWithCpu,
     WithoutMultiGpuShapes,
     CappedAll,
 ):
@@ -90,6 +102,7 @@ VARIANTS = (
     "+capped-cpu-only",
     "+capped-whole",
     "+share-plan",
+    "+plan-cpu",
     "snugfit",
     "-multi-gpu-shapes",
     "+capped-sharing",

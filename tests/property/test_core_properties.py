@@ -314,7 +314,10 @@ def test_decisions_are_feasible_and_never_overcommit(
         expected = [ref_reason(state, demand, n) for n in range(state.num_nodes)]
         assert [Reason(int(r)) for r in reasons] == expected
         feasible = np.flatnonzero(reasons == Reason.FITS)
-        scores = policy.normalize(policy.score(state, demand, feasible)) if len(feasible) else None
+        scores = None
+        if len(feasible):
+            raw = policy.rescore(state, demand, feasible, policy.score(state, demand, feasible))
+            scores = policy.normalize(raw)
         before = snapshot(state)
 
         result = scheduler.decide(state, demand)

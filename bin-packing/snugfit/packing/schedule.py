@@ -121,7 +121,8 @@ class Scheduler:
 
     def scores(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
         """The policy's scores for feasible ``nodes``, as the extender reports them."""
-        return self.policy.normalize(self.cache.scores(state, demand, nodes))
+        scores = self.policy.rescore(state, demand, nodes, self.cache.scores(state, demand, nodes))
+        return self.policy.normalize(scores)
 
     def decide(self, state: ClusterState, demand: PodDemand) -> Placement | Unschedulable:
         reasons = feasibility(state, demand)

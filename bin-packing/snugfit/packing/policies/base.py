@@ -59,6 +59,12 @@ class Policy(ABC):
     def score(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
         """One score per node in ``nodes`` (all feasible for the pod)."""
 
+    def rescore(self, state: ClusterState, demand: PodDemand, nodes: I64, scores: F64) -> F64:
+        """``scores`` of ``nodes`` adjusted by what no single node shows (the cluster as a
+        whole); applied after per-node caching. Identity unless the policy has such a term."""
+        del state, demand, nodes
+        return scores
+
     def normalize(self, scores: F64) -> F64:
         """Rescale one decision's scores together (identity unless the policy normalises)."""
         return scores

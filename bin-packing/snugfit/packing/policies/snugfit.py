@@ -1,6 +1,6 @@
-"""snugfit: FGD's fragmentation measure, learned online, aware of CPU, with a plan for shares.
+"""snugfit: FGD's measure, learned online, aware of CPU, with a plan for shares and models.
 
-Three changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
+Four changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
 
 - The target workload is learned from the pods seen so far (``learns_workload``), not read
   from the whole trace: the live extender cannot know future pods, and neither may this. Shapes
@@ -15,9 +15,13 @@ Three changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
   ``share_plan``): shares that an offline best-fit-decreasing packing puts together, on nodes
   with CPU left for the pod that would complete the GPU. Among those GPUs, and when there is
   none, FGD's score decides.
+- Pods that may use several GPU models go first to models with spare capacity (see
+  ``model_reserve``): the learned mix says how much of what is still free the pods that
+  require a model will claim, and the others leave that much of it to them.
 
-Scores are FGD's published integer scores of the growth (on-plan GPUs of sharing pods lifted
-above every other), ties broken by the run's fixed node order, GPUs chosen by the same scores.
+Scores are FGD's published integer scores of the growth; on-plan GPUs of sharing pods are
+lifted above every other score, and nodes with GPUs of a spare model above those. Ties go to
+the run's fixed node order; GPUs are chosen by the same scores.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ import numpy as np
 from snugfit.packing.cluster import ClusterState
 from snugfit.packing.demand import PodDemand, gpu_need
 from snugfit.packing.fragmentation import TargetWorkload
+from snugfit.packing.model_reserve import ModelReserve
 from snugfit.packing.policies.base import F64, I64, PolicyContext
 from snugfit.packing.policies.fgd import Fgd
 from snugfit.packing.share_plan import SharePlan, share_plan
 
 PLAN_LIFT = 101.0  # above every published score (0..100): on-plan GPUs first
+MODEL_LIFT = 1000.0  # above every lifted score: spare models first
 
 
 def pod_kind(demand: PodDemand) -> str:
@@ -49,11 +55,13 @@ class Snugfit(Fgd):
     learns_workload = True
     capped_kinds: frozenset[str] = frozenset({"cpu-only", "whole"})  # see pod_kind
     follows_share_plan: bool = True
+    reserves_models: bool = True
 
     def __init__(self, context: PolicyContext) -> None:
         known = None if self.learns_workload else context.workload
         super().__init__(PolicyContext(context.rng, known or empty_workload()))
         self.plan = self._plan_for(self.workload)
+        self.reserve = ModelReserve(self.workload)
 
     def _plan_for(self, workload: TargetWorkload) -> SharePlan:
         return share_plan(workload) if self.follows_share_plan else SharePlan.empty()
@@ -61,6 +69,7 @@ class Snugfit(Fgd):
     def retarget(self, workload: TargetWorkload) -> None:
         super().retarget(workload)
         self.plan = self._plan_for(workload)
+        self.reserve = ModelReserve(workload)
 
     def cpu_capped(self, demand: PodDemand) -> bool:
         return pod_kind(demand) in self.capped_kinds
@@ -71,6 +80,15 @@ class Snugfit(Fgd):
         cpu_after = (state.cpu_free[nodes] - demand.cpu_milli)[:, None]
         on_plan = self.plan.on_plan(used, gpu_need(state, demand)[nodes], cpu_after)
         result: F64 = np.where(on_plan & (scores >= 0), scores + PLAN_LIFT, scores)
+        return result
+
+    def rescore(self, state: ClusterState, demand: PodDemand, nodes: I64, scores: F64) -> F64:
+        preferred = (
+            self.reserve.preferred_nodes(state, demand, nodes) if self.reserves_models else None
+        )
+        if preferred is None:
+            return scores
+        result: F64 = np.where(preferred, scores + MODEL_LIFT, scores)
         return result
 
 
