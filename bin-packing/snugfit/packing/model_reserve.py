@@ -56,33 +56,36 @@ class ModelReserve:
 
     def __init__(self, workload: TargetWorkload) -> None:
         self.workload = workload
-        self._fractions: tuple[bytes, F64] | None = None  # keyed by the cluster's capacities
+        # per cluster (its capacity array, held so that its identity stays valid): capacity
+        # by model and the claimed fractions
+        self._cluster: tuple[NDArray[np.int64], F64, F64] | None = None
 
-    def fractions(self, capacity: F64) -> F64:
-        key = capacity.tobytes()
-        if self._fractions is None or self._fractions[0] != key:
-            self._fractions = (key, claimed_fractions(self.workload, capacity))
-        return self._fractions[1]
+    def capacity_and_fractions(self, state: ClusterState) -> tuple[F64, F64]:
+        if self._cluster is None or self._cluster[0] is not state.gpu_capacity:
+            capacity = by_model(state, state.gpu_capacity)
+            fractions = claimed_fractions(self.workload, capacity)
+            self._cluster = (state.gpu_capacity, capacity, fractions)
+        return self._cluster[1], self._cluster[2]
 
     def spare_models(self, state: ClusterState) -> Bool:
         """(models,): models whose free capacity exceeds what the claiming pods will need."""
-        capacity = by_model(state, state.gpu_capacity)
+        capacity, fractions = self.capacity_and_fractions(state)
         free = by_model(state, state.gpu_free)
-        result: Bool = (capacity > 0) & (free > self.fractions(capacity) * free.sum())
+        result: Bool = (capacity > 0) & (free > fractions * free.sum())
         return result
 
     def preferred_nodes(
         self, state: ClusterState, demand: PodDemand, nodes: NDArray[np.int64]
     ) -> Bool | None:
         """Which of ``nodes`` (all fitting the pod) can give it GPUs of a model with spare
-        capacity; None when that does not narrow the choice (CPU-only pod, one usable model,
-        no such node, or every node)."""
-        if demand.gpu_count == 0:
+        capacity; None when that does not narrow the choice (no model claimed, CPU-only pod,
+        one usable model, no such node, or every node)."""
+        capacity, fractions = self.capacity_and_fractions(state)
+        if demand.gpu_count == 0 or not fractions.any():
             return None
         usable = np.array(
             [demand.allowed_models is None or m in demand.allowed_models for m in state.models]
         )
-        capacity = by_model(state, state.gpu_capacity)
         if (usable & (capacity > 0)).sum() <= 1:
             return None
         spare = np.append(self.spare_models(state) & usable, False)  # padding: never
