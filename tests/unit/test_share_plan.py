@@ -95,16 +95,30 @@ def test_completing_cpu_is_the_least_cpu_of_a_pod_that_completes_the_gpu() -> No
     assert plan.completing_cpu[810] == 2000  # waits for a 160
     assert plan.completing_cpu[320] == 6000  # waits for a 650
     assert plan.completing_cpu[940] == 0  # 470 + 470: done
-    used, share = np.array([0, 0, 470]), np.array([470, 470, 470])
-    on = plan.on_plan(used, share, np.array([12000, 11999, 0]))
-    assert on.tolist() == [True, False, True]  # the second GPU would be stranded
+    capacity = np.full((3, 1), 1000)
+    used, share = np.array([[0], [0], [470]]), np.full((3, 1), 470)
+    on = plan.on_plan(used, capacity, share, np.array([12000, 11999, 0]))
+    assert on[:, 0].tolist() == [True, False, True]  # the second GPU would be stranded
+
+
+def test_a_node_keeps_cpu_for_every_gpu_waiting_on_it() -> None:
+    """An 810 waits for a 160 (2 cores); a 470 opened beside it waits for another 470
+    (12 cores): on plan only if the node keeps 14 cores."""
+    plan = share_plan(mix_workload({470: 12000, 160: 2000}))
+    capacity = np.full((2, 2), 1000)
+    used = np.array([[810, 0], [810, 0]])
+    on = plan.on_plan(used, capacity, np.full((2, 2), 470), np.array([13999, 14000]))
+    assert on.tolist() == [[False, False], [False, True]]
+    keeps = plan.keeps_waiting_cpu(used, capacity, np.array([1999, 2000]))
+    assert keeps.tolist() == [False, True]  # a whole-GPU pod leaves the 810 waiting
 
 
 def test_on_plan_refuses_shares_out_of_range() -> None:
     plan = share_plan(mix_workload())
     unreachable = np.iinfo(np.int64).max // 4  # what gpu_need gives where a slot cannot fit
-    on = plan.on_plan(np.array([0, 600, 0]), np.array([0, 470, unreachable]), np.array([0] * 3))
-    assert on.tolist() == [False, False, False]
+    used, share = np.array([[0, 600, 0]]), np.array([[0, 470, unreachable]])
+    on = plan.on_plan(used, np.full((1, 3), 1000), share, np.array([64000]))
+    assert on.tolist() == [[False, False, False]]
 
 
 def test_memory_sized_and_whole_gpu_shapes_are_not_in_the_mix() -> None:
@@ -165,3 +179,20 @@ def test_a_share_is_not_put_where_its_partner_would_find_no_cpu() -> None:
 def test_planned_partners_join(used: int) -> None:
     partner = {160: 810, 650: 320}[used]
     assert decide("snugfit", two_gpus_one_with(used), demand(partner)).gpu_slots == (0,)
+
+
+def test_a_whole_gpu_pod_leaves_the_cpu_a_waiting_gpu_needs() -> None:
+    """n0's half-used GPU waits for a 470 of 12 cores; a whole-GPU pod of 8 cores there would
+    leave 8: snugfit lifts n1, which keeps what it needs."""
+    state = ClusterState.from_nodes(
+        [
+            NodeSpec("n0", 16000, 1 << 20, (GpuSpec("A"),) * 2),
+            NodeSpec("n1", 64000, 1 << 20, (GpuSpec("A"),) * 8),
+        ]
+    )
+    state.apply(Placement(0, (0,), (470,), 0, 0))
+    policy = make_policy("snugfit", PolicyContext(np.random.default_rng(0), None))
+    policy.retarget(mix_workload({470: 12000}))
+    whole = PodDemand(cpu_milli=8000, memory_mib=0, gpu_count=1, gpu_milli=1000)
+    scores = policy.score(state, whole, np.array([0, 1]))
+    assert scores[0] < 101 <= scores[1]

@@ -10,7 +10,9 @@ The plan is what an offline packer does with the learned share mix: best-fit dec
 the mix (a fixed number of pods drawn in its proportions) ends with GPU contents such as
 470+470, 650+320, 810+160. A placement is on plan when the share already used on the GPU
 is made of some of one such content's other shares and the pod's share is part of that
-content too, and the node keeps CPU enough for the least demanding pod that would complete it.
+content too, and the node keeps CPU enough for the pods that would complete its partly used
+GPUs (for each, the least CPU of a planned partner): a GPU waiting for a partner on a node
+whose CPU is gone is residue for good.
 """
 
 from __future__ import annotations
@@ -108,13 +110,32 @@ class SharePlan:
             np.zeros(GPU_MILLI + 1, dtype=np.int64),
         )
 
-    def on_plan(self, used: I64, share: I64, cpu_after: I64) -> Bool:
-        """Elementwise: placing ``share`` where ``used`` is taken and ``cpu_after`` is left on
-        the node is on plan (shapes broadcast; out-of-range shares never are)."""
-        valid = (used >= 0) & (share > 0) & (used + share <= GPU_MILLI)
+    def waiting_cpu(self, used: I64, capacity: I64) -> I64:
+        """(rows, slots): CPU the pod that completes each partly used GPU needs (0 on idle,
+        full and padding GPUs)."""
+        partial = (used > 0) & (used < capacity)
+        result: I64 = np.where(partial, self.completing_cpu[np.clip(used, 0, GPU_MILLI)], 0)
+        return result
+
+    def on_plan(self, used: I64, capacity: I64, share: I64, cpu_after: I64) -> Bool:
+        """(rows, slots): a pod of ``share`` on each GPU (``used`` of ``capacity`` taken) is on
+        plan: the contents it makes are planned, and the node keeps ``cpu_after`` (rows,)
+        enough for the pods that complete its partly used GPUs, this one included.
+        Out-of-range shares never are."""
+        valid = (used >= 0) & (share > 0) & (used + share <= capacity)
         u = np.where(valid, used, 0)
-        s = np.where(valid, share, 0)
-        result: Bool = valid & self.joins[u, s] & (cpu_after >= self.completing_cpu[u + s])
+        after = np.where(valid, used + share, 0)
+        waiting = self.waiting_cpu(used, capacity)
+        waiting_after = (
+            waiting.sum(axis=1, keepdims=True) - waiting + self.waiting_cpu(after, capacity)
+        )
+        result: Bool = valid & self.joins[u, after - u] & (cpu_after[:, None] >= waiting_after)
+        return result
+
+    def keeps_waiting_cpu(self, used: I64, capacity: I64, cpu_after: I64) -> Bool:
+        """(rows,): the node keeps ``cpu_after`` enough for the pods that complete its partly
+        used GPUs (for a pod that leaves those GPUs as they are)."""
+        result: Bool = cpu_after >= self.waiting_cpu(used, capacity).sum(axis=1)
         return result
 
 

@@ -13,15 +13,17 @@ Four changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
   measure, whose choice of partly used GPU the capped one does not improve.
 - Sharing pods go first to GPUs where they are on the share plan of the learned mix (see
   ``share_plan``): shares that an offline best-fit-decreasing packing puts together, on nodes
-  with CPU left for the pod that would complete the GPU. Among those GPUs, and when there is
-  none, FGD's score decides.
+  that keep CPU for the pods that would complete their partly used GPUs. Pods taking whole
+  GPUs go first to nodes that keep that CPU too. Among those, and when there is none, FGD's
+  score decides.
 - Pods that may use several GPU models go first to models with spare capacity (see
   ``model_reserve``): the learned mix says how much of what is still free the pods that
   require a model will claim, and the others leave that much of it to them.
 
-Scores are FGD's published integer scores of the growth; on-plan GPUs of sharing pods are
-lifted above every other score, and nodes with GPUs of a spare model above those. Ties go to
-the run's fixed node order; GPUs are chosen by the same scores.
+Scores are FGD's published integer scores of the growth. On-plan GPUs of sharing pods, and
+for whole-GPU pods nodes that keep the waiting CPU, are lifted above every other score; nodes
+with GPUs of a spare model above those. Ties go to the run's fixed node order; GPUs are
+chosen by the same scores.
 """
 
 from __future__ import annotations
@@ -76,10 +78,23 @@ class Snugfit(Fgd):
 
     def slot_scores(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
         scores = super().slot_scores(state, demand, nodes)
-        used = state.gpu_capacity[nodes] - state.gpu_free[nodes]
-        cpu_after = (state.cpu_free[nodes] - demand.cpu_milli)[:, None]
-        on_plan = self.plan.on_plan(used, gpu_need(state, demand)[nodes], cpu_after)
+        capacity = state.gpu_capacity[nodes]
+        used = capacity - state.gpu_free[nodes]
+        cpu_after = state.cpu_free[nodes] - demand.cpu_milli
+        need = gpu_need(state, demand)[nodes]
+        on_plan = self.plan.on_plan(used, capacity, need, cpu_after)
         result: F64 = np.where(on_plan & (scores >= 0), scores + PLAN_LIFT, scores)
+        return result
+
+    def score(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
+        scores = super().score(state, demand, nodes)
+        if pod_kind(demand) != "whole":
+            return scores
+        capacity = state.gpu_capacity[nodes]
+        used = capacity - state.gpu_free[nodes]
+        cpu_after = state.cpu_free[nodes] - demand.cpu_milli
+        keeps = self.plan.keeps_waiting_cpu(used, capacity, cpu_after)
+        result: F64 = np.where(keeps & (scores >= 0), scores + PLAN_LIFT, scores)
         return result
 
     def rescore(self, state: ClusterState, demand: PodDemand, nodes: I64, scores: F64) -> F64:
