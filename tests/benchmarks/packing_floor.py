@@ -9,23 +9,33 @@ capacity), the Martello-Toth L2 bound a residue no packing can beat. A packer wa
 else fills the cluster at arrival level a with residue r * a and drops everything after it, so
 its unallocated share at 100 % is 1 - a = r * a, that is r / (1 + r).
 
+With ``--policy P`` it also replays P (same seeds, same arrivals up to 100 %) and splits its
+unallocated GPU into residue on partly used GPUs and idle whole GPUs, next to the residue that
+best-fit decreasing leaves with exactly the sharing pods P placed: how far P's online packing
+is from that offline packing of the same pods, and what is left outside the residue.
+
     python tests/benchmarks/packing_floor.py [--traces-dir ../shared/traces] [--seeds 42-51]
+                                             [--policy snugfit]
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from snugfit.packing.cluster import GPU_MILLI, ClusterState
+from snugfit.packing.placement import Placement
+from snugfit.simulations.executors import LocalPool
 from snugfit.simulations.metrics import mean_sd
 from snugfit.simulations.protocol import arrival_sequence
 from snugfit.simulations.published import PUBLISHED_AT_100
-from snugfit.simulations.runner import seed_streams
+from snugfit.simulations.runner import RunSpec, default_workers, seed_streams, setup_run
 from snugfit.simulations.seeds import parse_seeds
 from snugfit.simulations.traces import load_nodes, load_pods
+from snugfit.simulations.workload_model import Trace
 
 UNIT = 10  # openb shares are multiples of 10 milli
 
@@ -60,10 +70,74 @@ def l2_bound_bins(shares: list[int]) -> int:
     return best
 
 
+@dataclass(frozen=True)
+class EndState:
+    """A policy's cluster at 100 % arrived, in % of GPU capacity."""
+
+    unallocated: float
+    residue: float  # free share on partly used GPUs
+    idle: float  # whole free GPUs
+    offline_residue: float  # best-fit decreasing with the same sharing pods
+
+
+def policy_end_state(trace: Trace, policy: str, seed: int) -> EndState:
+    state, scheduler, arrival_rng, demand_of = setup_run(trace, RunSpec(policy, seed))
+    capacity = state.total_gpu_milli()
+    arrived, shares = 0, []
+    for pod in arrival_sequence(trace.pods, capacity, arrival_rng):
+        arrived += pod.demand.total_gpu_milli
+        if arrived > capacity:
+            break
+        demand = demand_of(pod.demand)
+        scheduler.observe(state, demand)
+        decision = scheduler.decide(state, demand)
+        if isinstance(decision, Placement):
+            state.apply(decision)
+            if demand.is_sharing:
+                shares.append(decision.gpu_milli[0])
+    free = state.gpu_free[state.gpu_real]
+    partly = (free > 0) & (free < GPU_MILLI)
+    offline = best_fit_decreasing_bins(shares) * GPU_MILLI - sum(shares)
+    return EndState(
+        unallocated=100 - 100 * state.allocated_gpu_milli() / capacity,
+        residue=100 * int(free[partly].sum()) / capacity,
+        idle=100 * int(free[free == GPU_MILLI].sum()) / capacity,
+        offline_residue=100 * offline / capacity,
+    )
+
+
+def _end_state_job(job: tuple[Trace, str, int]) -> EndState:
+    return policy_end_state(*job)
+
+
+def policy_table(traces: dict[str, Trace], policy: str, seeds: tuple[int, ...]) -> None:
+    jobs = [(name, seed) for name in traces for seed in seeds]
+    ends = LocalPool(default_workers()).map(
+        _end_state_job, [(traces[name], policy, seed) for name, seed in jobs]
+    )
+    print(
+        f"\n{policy} at 100 % arrived (% of GPU capacity, mean over seeds {seeds[0]}..{seeds[-1]})"
+    )
+    print(
+        f"{'trace':12s} {'unallocated':>12s} {'residue':>8s} {'idle':>6s} "
+        f"{'same pods, BFD':>15s} {'0.8xFGD':>8s}"
+    )
+    for name in traces:
+        mine = [e for (n, _), e in zip(jobs, ends, strict=True) if n == name]
+        mean = {
+            f: float(np.mean([getattr(e, f) for e in mine])) for f in EndState.__dataclass_fields__
+        }
+        print(
+            f"{name:12s} {mean['unallocated']:12.2f} {mean['residue']:8.2f} {mean['idle']:6.2f} "
+            f"{mean['offline_residue']:15.2f} {0.8 * PUBLISHED_AT_100[name]['fgd']:8.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces-dir", type=Path, default=Path("../shared/traces"))
     parser.add_argument("--seeds", default="42-51")
+    parser.add_argument("--policy", help="also split this policy's unallocated GPU")
     args = parser.parse_args()
     openb = args.traces_dir / "alibaba-gpu-v2023"
     state = ClusterState.from_nodes(load_nodes(openb / "openb_node_list_gpu_node.csv"))
@@ -87,6 +161,15 @@ def main() -> None:
         fgd = published["fgd"]
         bfd, l2 = mean_sd(estimates["bfd"])[0], mean_sd(estimates["l2"])[0]
         print(f"{name:12s} {fgd:6.2f} {0.8 * fgd:8.2f} {bfd:12.2f} {l2:11.2f}")
+    if args.policy:
+        nodes = tuple(load_nodes(openb / "openb_node_list_gpu_node.csv"))
+        traces = {}
+        for name in PUBLISHED_AT_100:
+            path = openb / f"openb_pod_list_{name}.csv"
+            traces[name] = Trace(
+                nodes, tuple(load_pods(path)), "openb_node_list_gpu_node.csv", path.name
+            )
+        policy_table(traces, args.policy, parse_seeds(args.seeds))
 
 
 if __name__ == "__main__":
