@@ -88,8 +88,18 @@ def test_three_gpu_pod_stays_pending_with_failed_scheduling(
     )
 
     assert "Insufficient nvidia.com/gpu" in events[0]["message"]
-    status = control_plane.api.get(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}")
+    path = f"/api/v1/namespaces/{NAMESPACE}/pods/{name}"
+
+    def scheduled_condition() -> list[dict[str, str]] | None:
+        # kube-scheduler writes the event and the pod's condition separately: either may
+        # be seen first
+        conditions = control_plane.api.get(path)["status"].get("conditions", [])
+        return [c for c in conditions if c["type"] == "PodScheduled"] or None
+
+    scheduled = wait_for(
+        scheduled_condition, f"pod {name}'s PodScheduled condition", default_scheduler
+    )
+    assert [(c["status"], c["reason"]) for c in scheduled] == [("False", "Unschedulable")]
+    status = control_plane.api.get(path)
     assert not status["spec"].get("nodeName")
     assert status["status"]["phase"] == "Pending"
-    scheduled = [c for c in status["status"]["conditions"] if c["type"] == "PodScheduled"]
-    assert [(c["status"], c["reason"]) for c in scheduled] == [("False", "Unschedulable")]
