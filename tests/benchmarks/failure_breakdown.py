@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
+from until_full import run_until_full
+
 from snugfit.packing.feasibility import Reason
 from snugfit.packing.schedule import Unschedulable
-from snugfit.simulations.protocol import arrival_sequence
-from snugfit.simulations.runner import RunSpec, setup_run
 from snugfit.simulations.traces import resolve
 
 
@@ -24,19 +24,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     _, trace = resolve(args.trace, None, None)
-    state, scheduler, arrival_rng, demand_of = setup_run(trace, RunSpec(args.policy, args.seed))
+    state, decisions = run_until_full(trace, args.policy, args.seed)
     capacity = state.total_gpu_milli()
     failed: Counter[str] = Counter()
     failed_milli: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    arrived = 0
-    for pod in arrival_sequence(trace.pods, capacity, arrival_rng):
-        arrived += pod.demand.total_gpu_milli
-        if arrived > capacity:
-            break
-        demand = demand_of(pod.demand)
-        scheduler.observe(state, demand)
-        decision = scheduler.decide(state, demand)
+    for demand, decision in decisions:
         if isinstance(decision, Unschedulable):
             kind = (
                 "cpu-only"
@@ -49,8 +42,6 @@ def main() -> None:
             failed_milli[kind] += demand.total_gpu_milli
             counts = Counter(Reason(int(r)).name for r in decision.reasons)
             reasons[counts.most_common(1)[0][0]] += 1
-        else:
-            state.apply(decision)
     free = state.gpu_free
     print(f"{args.policy} on {args.trace}, seed {args.seed}, at 100 % arrived:")
     print(f"  unallocated GPU: {100 - 100 * state.allocated_gpu_milli() / capacity:.2f} %")

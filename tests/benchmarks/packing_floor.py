@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from until_full import run_until_full
 
 from snugfit.packing.cluster import GPU_MILLI, ClusterState
 from snugfit.packing.placement import Placement
@@ -32,7 +33,7 @@ from snugfit.simulations.executors import LocalPool
 from snugfit.simulations.metrics import mean_sd
 from snugfit.simulations.protocol import arrival_sequence
 from snugfit.simulations.published import PUBLISHED_AT_100
-from snugfit.simulations.runner import RunSpec, default_workers, seed_streams, setup_run
+from snugfit.simulations.runner import default_workers, seed_streams
 from snugfit.simulations.seeds import parse_seeds
 from snugfit.simulations.traces import load_nodes, load_pods
 from snugfit.simulations.workload_model import Trace
@@ -81,20 +82,11 @@ class EndState:
 
 
 def policy_end_state(trace: Trace, policy: str, seed: int) -> EndState:
-    state, scheduler, arrival_rng, demand_of = setup_run(trace, RunSpec(policy, seed))
+    state, decisions = run_until_full(trace, policy, seed)
     capacity = state.total_gpu_milli()
-    arrived, shares = 0, []
-    for pod in arrival_sequence(trace.pods, capacity, arrival_rng):
-        arrived += pod.demand.total_gpu_milli
-        if arrived > capacity:
-            break
-        demand = demand_of(pod.demand)
-        scheduler.observe(state, demand)
-        decision = scheduler.decide(state, demand)
-        if isinstance(decision, Placement):
-            state.apply(decision)
-            if demand.is_sharing:
-                shares.append(decision.gpu_milli[0])
+    shares = [
+        d.gpu_milli[0] for demand, d in decisions if isinstance(d, Placement) and demand.is_sharing
+    ]
     free = state.gpu_free[state.gpu_real]
     partly = (free > 0) & (free < GPU_MILLI)
     offline = best_fit_decreasing_bins(shares) * GPU_MILLI - sum(shares)
