@@ -21,6 +21,7 @@ is from that offline packing of the same pods, and what is left outside the resi
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from until_full import run_until_full
 
 from snugfit.packing.cluster import GPU_MILLI, ClusterState
 from snugfit.packing.placement import Placement
+from snugfit.packing.share_plan import best_fit_decreasing
 from snugfit.simulations.executors import LocalPool
 from snugfit.simulations.metrics import mean_sd
 from snugfit.simulations.protocol import arrival_sequence
@@ -43,18 +45,7 @@ UNIT = 10  # openb shares are multiples of 10 milli
 
 def best_fit_decreasing_bins(shares: list[int]) -> int:
     """GPUs used when each share, largest first, goes to the open GPU it fills most."""
-    gaps = np.zeros(GPU_MILLI // UNIT + 1, dtype=np.int64)  # open GPUs by free share
-    used = 0
-    for share in sorted(shares, reverse=True):
-        need = -(-share // UNIT)
-        fitting = np.flatnonzero(gaps[need:])
-        if len(fitting):
-            gap = need + int(fitting[0])
-            gaps[gap] -= 1
-        else:
-            gap, used = GPU_MILLI // UNIT, used + 1
-        gaps[gap - need] += 1
-    return used
+    return sum(best_fit_decreasing(Counter(shares)).values())
 
 
 def l2_bound_bins(shares: list[int]) -> int:

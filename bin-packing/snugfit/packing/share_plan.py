@@ -143,21 +143,17 @@ def share_plan(workload: TargetWorkload, pods: int = PLAN_PODS) -> SharePlan:
     """The plan for the workload's share mix (empty when it has no sharing shapes)."""
     mix = share_mix(workload)
     total = sum(mix.weight.values())
-    plan = SharePlan.empty()
     if total <= 0:
-        return plan
+        return SharePlan.empty()
     counts = {s: max(1, round(pods * w / total)) for s, w in mix.weight.items()}
+    joins = np.zeros((GPU_MILLI + 1, GPU_MILLI + 1), dtype=bool)
     for content in best_fit_decreasing(counts):
         for i, share in enumerate(content):
             if i and content[i - 1] == share:
                 continue
             rest = content[:i] + content[i + 1 :]
-            plan.joins[sorted(_part_sums(rest)), share] = True
+            joins[sorted(_part_sums(rest)), share] = True
     least_cpu = np.full(GPU_MILLI + 1, NO_CPU, dtype=np.int64)
-    for share, cpu in mix.least_cpu.items():
-        least_cpu[share] = cpu
-    for used in range(GPU_MILLI + 1):
-        completing = np.flatnonzero(plan.joins[used])
-        if len(completing):
-            plan.completing_cpu[used] = least_cpu[completing].min()
-    return plan
+    least_cpu[list(mix.least_cpu)] = list(mix.least_cpu.values())
+    completing = np.where(joins, least_cpu[None, :], NO_CPU).min(axis=1)
+    return SharePlan(joins, np.where(completing == NO_CPU, 0, completing))

@@ -46,6 +46,12 @@ def pod_kind(demand: PodDemand) -> str:
     return "sharing" if demand.is_sharing else "whole" if demand.gpu_count else "cpu-only"
 
 
+def node_use(state: ClusterState, demand: PodDemand, nodes: I64) -> tuple[I64, I64, I64]:
+    """Share used and capacity of each GPU of ``nodes``, and their CPU left after the pod."""
+    capacity = state.gpu_capacity[nodes]
+    return capacity - state.gpu_free[nodes], capacity, state.cpu_free[nodes] - demand.cpu_milli
+
+
 def empty_workload() -> TargetWorkload:
     """No shapes yet: every node scores the same until the first pod is seen."""
     none = np.zeros(0, dtype=np.int64)
@@ -78,9 +84,7 @@ class Snugfit(Fgd):
 
     def slot_scores(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
         scores = super().slot_scores(state, demand, nodes)
-        capacity = state.gpu_capacity[nodes]
-        used = capacity - state.gpu_free[nodes]
-        cpu_after = state.cpu_free[nodes] - demand.cpu_milli
+        used, capacity, cpu_after = node_use(state, demand, nodes)
         need = gpu_need(state, demand)[nodes]
         on_plan = self.plan.on_plan(used, capacity, need, cpu_after)
         result: F64 = np.where(on_plan & (scores >= 0), scores + PLAN_LIFT, scores)
@@ -90,10 +94,7 @@ class Snugfit(Fgd):
         scores = super().score(state, demand, nodes)
         if pod_kind(demand) != "whole":
             return scores
-        capacity = state.gpu_capacity[nodes]
-        used = capacity - state.gpu_free[nodes]
-        cpu_after = state.cpu_free[nodes] - demand.cpu_milli
-        keeps = self.plan.keeps_waiting_cpu(used, capacity, cpu_after)
+        keeps = self.plan.keeps_waiting_cpu(*node_use(state, demand, nodes))
         result: F64 = np.where(keeps & (scores >= 0), scores + PLAN_LIFT, scores)
         return result
 
