@@ -4,14 +4,15 @@ packer, to read policy results (and the goal "0.8 x FGD") against.
 Sharing pods leave residue on their GPUs that no later pod can use (an 810-milli pod leaves 190
 that only pods of <= 190 fit). Take the sharing pods that arrive before 100 % (seed by seed,
 the published protocol's arrival order) and pack them into GPUs, ignoring CPU, memory and
-nodes: best-fit decreasing gives an achievable residue r (as a fraction of the cluster's GPU
+nodes: the core's tightest packing (the share plan's packer: the fuller of minimum bin slack
+and best-fit decreasing) gives an achievable residue r (as a fraction of the cluster's GPU
 capacity), the Martello-Toth L2 bound a residue no packing can beat. A packer wasting nothing
 else fills the cluster at arrival level a with residue r * a and drops everything after it, so
 its unallocated share at 100 % is 1 - a = r * a, that is r / (1 + r).
 
 With ``--policy P`` it also replays P (same seeds, same arrivals up to 100 %) and splits its
 unallocated GPU into residue on partly used GPUs and idle whole GPUs, next to the residue that
-best-fit decreasing leaves with exactly the sharing pods P placed: how far P's online packing
+the tightest packing leaves with exactly the sharing pods P placed: how far P's online packing
 is from that offline packing of the same pods, and what is left outside the residue.
 
     python tests/benchmarks/packing_floor.py [--traces-dir ../shared/traces] [--seeds 42-51]
@@ -30,7 +31,7 @@ from until_full import run_until_full
 
 from snugfit.packing.cluster import GPU_MILLI, ClusterState
 from snugfit.packing.placement import Placement
-from snugfit.packing.share_plan import best_fit_decreasing
+from snugfit.packing.share_plan import tightest_packing
 from snugfit.simulations.executors import LocalPool
 from snugfit.simulations.metrics import mean_sd
 from snugfit.simulations.protocol import arrival_sequence
@@ -43,9 +44,9 @@ from snugfit.simulations.workload_model import Trace
 UNIT = 10  # openb shares are multiples of 10 milli
 
 
-def best_fit_decreasing_bins(shares: list[int]) -> int:
-    """GPUs used when each share, largest first, goes to the open GPU it fills most."""
-    return sum(best_fit_decreasing(Counter(shares)).values())
+def tightest_bins(shares: list[int]) -> int:
+    """GPUs the core's tightest offline packing of the shares uses."""
+    return sum(tightest_packing(Counter(shares)).values())
 
 
 def l2_bound_bins(shares: list[int]) -> int:
@@ -69,7 +70,7 @@ class EndState:
     unallocated: float
     residue: float  # free share on partly used GPUs
     idle: float  # whole free GPUs
-    offline_residue: float  # best-fit decreasing with the same sharing pods
+    offline_residue: float  # the tightest packing of the same sharing pods
 
 
 def policy_end_state(trace: Trace, policy: str, seed: int) -> EndState:
@@ -80,7 +81,7 @@ def policy_end_state(trace: Trace, policy: str, seed: int) -> EndState:
     ]
     free = state.gpu_free[state.gpu_real]
     partly = (free > 0) & (free < GPU_MILLI)
-    offline = best_fit_decreasing_bins(shares) * GPU_MILLI - sum(shares)
+    offline = tightest_bins(shares) * GPU_MILLI - sum(shares)
     return EndState(
         unallocated=100 - 100 * state.allocated_gpu_milli() / capacity,
         residue=100 * int(free[partly].sum()) / capacity,
@@ -103,7 +104,7 @@ def policy_table(traces: dict[str, Trace], policy: str, seeds: tuple[int, ...]) 
     )
     print(
         f"{'trace':12s} {'unallocated':>12s} {'residue':>8s} {'idle':>6s} "
-        f"{'same pods, BFD':>15s} {'0.8xFGD':>8s}"
+        f"{'same pods, tightest':>20s} {'0.8xFGD':>8s}"
     )
     for name in traces:
         mine = [e for (n, _), e in zip(jobs, ends, strict=True) if n == name]
@@ -112,7 +113,7 @@ def policy_table(traces: dict[str, Trace], policy: str, seeds: tuple[int, ...]) 
         }
         print(
             f"{name:12s} {mean['unallocated']:12.2f} {mean['residue']:8.2f} {mean['idle']:6.2f} "
-            f"{mean['offline_residue']:15.2f} {0.8 * PUBLISHED_AT_100[name]['fgd']:8.2f}"
+            f"{mean['offline_residue']:20.2f} {0.8 * PUBLISHED_AT_100[name]['fgd']:8.2f}"
         )
 
 
@@ -125,10 +126,12 @@ def main() -> None:
     openb = args.traces_dir / "alibaba-gpu-v2023"
     state = ClusterState.from_nodes(load_nodes(openb / "openb_node_list_gpu_node.csv"))
     capacity = state.total_gpu_milli()
-    print(f"{'trace':12s} {'FGD':>6s} {'0.8xFGD':>8s} {'ideal (BFD)':>12s} {'ideal (L2)':>11s}")
+    print(
+        f"{'trace':12s} {'FGD':>6s} {'0.8xFGD':>8s} {'ideal (tightest)':>17s} {'ideal (L2)':>11s}"
+    )
     for name, published in PUBLISHED_AT_100.items():
         pods = load_pods(openb / f"openb_pod_list_{name}.csv")
-        estimates: dict[str, list[float]] = {"bfd": [], "l2": []}
+        estimates: dict[str, list[float]] = {"tightest": [], "l2": []}
         for seed in parse_seeds(args.seeds):
             rng, _ = seed_streams(seed)
             arrived, shares = 0, []
@@ -138,12 +141,12 @@ def main() -> None:
                     break
                 if pod.demand.is_sharing:
                     shares.append(pod.demand.gpu_milli)
-            for key, bins in (("bfd", best_fit_decreasing_bins), ("l2", l2_bound_bins)):
+            for key, bins in (("tightest", tightest_bins), ("l2", l2_bound_bins)):
                 residue = (bins(shares) * GPU_MILLI - sum(shares)) / capacity
                 estimates[key].append(100 * residue / (1 + residue))
         fgd = published["fgd"]
-        bfd, l2 = mean_sd(estimates["bfd"])[0], mean_sd(estimates["l2"])[0]
-        print(f"{name:12s} {fgd:6.2f} {0.8 * fgd:8.2f} {bfd:12.2f} {l2:11.2f}")
+        tightest, l2 = mean_sd(estimates["tightest"])[0], mean_sd(estimates["l2"])[0]
+        print(f"{name:12s} {fgd:6.2f} {0.8 * fgd:8.2f} {tightest:17.2f} {l2:11.2f}")
     if args.policy:
         nodes = tuple(load_nodes(openb / "openb_node_list_gpu_node.csv"))
         traces = {}

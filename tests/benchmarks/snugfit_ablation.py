@@ -9,11 +9,12 @@ Variants, each one change from the row above it:
   +capped-cpu-only     CPU-only pods scored with the CPU-capped measure
   +capped-whole        ... and pods taking whole GPUs too
   +share-plan          sharing pods first where the share plan of the learned mix puts them
-                       (GPU contents of an offline best-fit-decreasing packing)
+                       (GPU contents of the tightest offline packing of the mix)
   +plan-cpu            ... on plan only where the node keeps CPU for the pod that would
                        complete the GPU
   snugfit              ... and pods that may use several GPU models first on models with
                        spare capacity (the policy)
+  bfd-share-plan       snugfit with the share plan made by best-fit decreasing alone
   -multi-gpu-shapes    snugfit with rare multi-GPU shapes left out of the learned target
                        (as FGD's 95 % coverage does): nodes are no longer kept whole
   +capped-sharing      snugfit with sharing pods capped too (rejected: worse at 100 %)
@@ -33,7 +34,7 @@ import numpy as np
 from snugfit.packing.fragmentation import TargetWorkload
 from snugfit.packing.policies.registry import POLICIES
 from snugfit.packing.policies.snugfit import Snugfit
-from snugfit.packing.share_plan import SharePlan
+from snugfit.packing.share_plan import SharePlan, best_fit_decreasing, share_plan
 from snugfit.simulations.metrics import CURVE_LEVELS, mean_sd, unallocated_pct_at
 from snugfit.simulations.runner import RunResult, RunSpec, default_workers, run_all
 from snugfit.simulations.seeds import parse_seeds
@@ -74,6 +75,13 @@ class PlanWithCpu(Snugfit):
     reserves_models = False
 
 
+class BestFitDecreasingPlan(Snugfit):
+    name = "bfd-share-plan"
+
+    def _plan_for(self, workload: TargetWorkload) -> SharePlan:
+        return share_plan(workload, packer=best_fit_decreasing)
+
+
 class WithoutMultiGpuShapes(Snugfit):
     name = "-multi-gpu-shapes"
     keeps_multi_gpu_shapes = False
@@ -91,6 +99,7 @@ for variant in (
     CappedWhole,
     SharePlanWithoutCpu,
     PlanWithCpu,
+    BestFitDecreasingPlan,
     WithoutMultiGpuShapes,
     CappedAll,
 ):
@@ -104,6 +113,7 @@ VARIANTS = (
     "+share-plan",
     "+plan-cpu",
     "snugfit",
+    "bfd-share-plan",
     "-multi-gpu-shapes",
     "+capped-sharing",
     "snugfit-oracle",

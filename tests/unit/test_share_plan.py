@@ -17,7 +17,14 @@ from snugfit.packing.placement import Placement
 from snugfit.packing.policies import PolicyContext, make_policy
 from snugfit.packing.policies.snugfit import Snugfit
 from snugfit.packing.schedule import Scheduler
-from snugfit.packing.share_plan import SharePlan, best_fit_decreasing, share_mix, share_plan
+from snugfit.packing.share_plan import (
+    SharePlan,
+    best_fit_decreasing,
+    fullest_fill,
+    share_mix,
+    share_plan,
+    tightest_packing,
+)
 from snugfit.packing.workload import shape_counts, target_workload
 
 
@@ -66,6 +73,39 @@ def test_grouped_moves_are_exactly_one_pod_at_a_time(counts: dict[int, int]) -> 
     assert placed == Counter(counts)
 
 
+def test_fullest_fill_fills_gpus_that_best_fit_decreasing_leaves_part_empty() -> None:
+    """Best-fit decreasing puts the two 400s together (800) and the 270s three to a GPU
+    (810), then needs a third GPU for the last 270; 400 + 270 + 270 fills 940 twice."""
+    assert best_fit_decreasing({400: 2, 270: 4}) == Counter(
+        {(400, 400): 1, (270, 270, 270): 1, (270,): 1}
+    )
+    assert fullest_fill({400: 2, 270: 4}) == Counter({(400, 270, 270): 2})
+    assert tightest_packing({400: 2, 270: 4}) == Counter({(400, 270, 270): 2})
+
+
+def test_tightest_packing_takes_best_fit_decreasing_where_fullest_fill_needs_more() -> None:
+    counts = {450: 5, 480: 6, 100: 4, 290: 6, 500: 1}  # fullest fill: 9 GPUs, BFD: 8
+    assert sum(fullest_fill(counts).values()) == 9
+    assert tightest_packing(counts) == best_fit_decreasing(counts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.integers(1, 99).map(lambda x: 10 * x), st.integers(1, 40), min_size=1, max_size=8
+    )
+)
+def test_packings_place_every_pod_once_within_capacity(counts: dict[int, int]) -> None:
+    for packer in (fullest_fill, tightest_packing):
+        contents = packer(counts)
+        placed = Counter(s for content, n in contents.items() for s in content for _ in range(n))
+        assert placed == Counter(counts)
+        assert all(sum(content) <= GPU_MILLI and n > 0 for content, n in contents.items())
+    tightest = sum(tightest_packing(counts).values())
+    assert tightest <= sum(best_fit_decreasing(counts).values())
+    assert tightest * GPU_MILLI >= sum(s * n for s, n in counts.items())
+
+
 def demand(share: int, cpu: int = 4000) -> PodDemand:
     return PodDemand(cpu_milli=cpu, memory_mib=0, gpu_count=1, gpu_milli=share)
 
@@ -87,6 +127,13 @@ def test_plan_joins_what_the_offline_packing_puts_together() -> None:
     assert j[0, 810] and j[810, 160] and j[160, 810]  # 810 + 160
     assert not j[470, 320] and not j[320, 470]  # never together in the offline packing
     assert not j[0, 500]  # a share the mix does not have
+
+
+def test_plan_holds_contents_that_only_the_fullest_fill_makes() -> None:
+    pods = [demand(400) for _ in range(2)] + [demand(270) for _ in range(4)]
+    j = share_plan(target_workload(shape_counts(pods), ("A",))).joins
+    assert j[0, 400] and j[400, 270] and j[670, 270]  # 400 + 270 + 270
+    assert not j[400, 400] and not j[540, 270]  # best-fit decreasing's 400 + 400, 270 x 3
 
 
 def test_completing_cpu_is_the_least_cpu_of_a_pod_that_completes_the_gpu() -> None:

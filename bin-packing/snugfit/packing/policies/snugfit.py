@@ -12,7 +12,7 @@ Four changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
   this puts them where CPU is plentiful relative to the GPUs left. Sharing pods keep FGD's
   measure, whose choice of partly used GPU the capped one does not improve.
 - Sharing pods go first to GPUs where they are on the share plan of the learned mix (see
-  ``share_plan``): shares that an offline best-fit-decreasing packing puts together, on nodes
+  ``share_plan``): shares that the tightest offline packing of the mix puts together, on nodes
   that keep CPU for the pods that would complete their partly used GPUs. Pods taking whole
   GPUs go first to nodes that keep that CPU too. Among those, and when there is none, FGD's
   score decides.
