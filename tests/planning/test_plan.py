@@ -18,6 +18,7 @@ from snugfit.simulations.planning.search import (
     candidates,
     hosts,
     lower_bound,
+    size_pair,
     smallest,
 )
 from snugfit.simulations.workload_model import TracePod
@@ -119,6 +120,33 @@ def test_smallest_finds_the_threshold(need: int) -> None:
 
 def test_smallest_gives_up_when_nothing_is_enough() -> None:
     assert smallest(lambda n: False, 1, 2) is None
+
+
+def test_size_pair_trims_both_types_when_the_first_pair_meets() -> None:
+    """Pairs with a >= 200 and b >= 40 meet: from brackets (100, 260) and (40, 121) the
+    cheap type trims to about 200, then the big one to about 40."""
+    found = size_pair(lambda a, b: a >= 200 and b >= 40, (100, 260), (40, 121))
+    assert found is not None
+    a, b = found
+    assert 200 <= a <= 206 and 40 <= b <= 42
+
+
+def test_size_pair_retrims_the_cheap_type_after_a_growth_taken_for_noise() -> None:
+    """The pair (260, 121) fails by noise though smaller pairs meet: the search grows both,
+    trims the big type, then trims the cheap type again from its first lower end instead of
+    keeping the count it found at the grown bracket's lower end."""
+
+    def meets(a: int, b: int) -> bool:
+        return (a, b) != (260, 121) and a >= 200 and b >= 40
+
+    found = size_pair(meets, (100, 260), (40, 121))
+    assert found is not None
+    a, b = found
+    assert 200 <= a <= 206 and 40 <= b <= 42  # without the second trim a is 261
+
+
+def test_size_pair_gives_up_when_no_growth_is_enough() -> None:
+    assert size_pair(lambda a, b: False, (1, 10), (1, 10)) is None
 
 
 def test_evaluate_counts_what_was_placed() -> None:

@@ -107,6 +107,33 @@ def smallest(meets: Callable[[int], bool], low: int, high: int) -> int | None:
     return high
 
 
+def size_pair(
+    meets: Callable[[int, int], bool], cheap: tuple[int, int], big: tuple[int, int]
+) -> tuple[int, int] | None:
+    """Counts (cheap, big) that meet, from (low, high) brackets for each: grow both until the
+    pair meets, then trim the cheap type, then the big one; after a growth, the cheap one
+    again from its first lower end. A replay's success is not strictly monotone in node counts
+    (one 8-GPU pod more or less placed crosses a 99 % target), so the pair grown from may have
+    been short by noise alone, and the cheap type trimmed beside the larger big count then
+    stays larger than it needs to be."""
+    (a_floor, a_high), (b_low, b_high) = cheap, big
+    a_low = a_floor
+    for _ in range(MAX_GROWTHS + 1):
+        if meets(a_high, b_high):
+            break
+        a_low, a_high = a_high + 1, math.ceil(GROWTH * a_high)
+        b_high = math.ceil(GROWTH * b_high)
+    else:
+        return None
+    a = smallest(lambda n: meets(n, b_high), a_low, a_high)
+    b = None if a is None else smallest(partial(meets, a), b_low, b_high)
+    if a is None or b is None:
+        return None
+    if a_low > a_floor:
+        a = smallest(lambda n: meets(n, b), a_floor, a)
+    return None if a is None else (a, b)
+
+
 def search(job: SearchJob) -> SearchResult:
     """Size one candidate for one policy (a unit of work for the local pool, Dask or Ray)."""
     by_name = {t.name: t for t in job.types}
@@ -135,24 +162,12 @@ def search(job: SearchJob) -> SearchResult:
         rest = misfits(job.pods, cheap)
         b_low = lower_bound(rest, big, job.target) if rest else 0
         b_high = 3 * b_low + 1  # the other pods spill onto the big type too
-
-        def with_big(a: int, b: int) -> bool:
-            return meets(((cheap.name, a), (big.name, b)))
-
-        # grow both until the pair meets the target, then trim the cheap type, then the big one
         a_high = lower_bound(job.pods, cheap, job.target)
         a_low = max(1, a_high - b_high * big.gpus // max(1, cheap.gpus))
-        a: int | None = None
-        b: int | None = None
-        for _ in range(MAX_GROWTHS + 1):
-            if with_big(a_high, b_high):
-                a = smallest(partial(with_big, b=b_high), a_low, a_high)
-                break
-            a_low, a_high = a_high + 1, math.ceil(GROWTH * a_high)
-            b_high = math.ceil(GROWTH * b_high)
-        if a is not None:
-            b = smallest(partial(with_big, a), b_low, b_high)
-        counts = None if a is None or b is None else ((cheap.name, a), (big.name, b))
+        pair = size_pair(
+            lambda a, b: meets(((cheap.name, a), (big.name, b))), (a_low, a_high), (b_low, b_high)
+        )
+        counts = None if pair is None else ((cheap.name, pair[0]), (big.name, pair[1]))
     cost = math.inf if counts is None else sum(by_name[t].price_per_hour * n for t, n in counts)
     return SearchResult(label, job.policy, counts, cost, tuple(runs))
 
