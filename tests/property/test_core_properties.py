@@ -26,8 +26,10 @@ from snugfit.packing.cluster import (
 from snugfit.packing.demand import PodDemand
 from snugfit.packing.feasibility import Reason, feasibility
 from snugfit.packing.fragmentation import (
+    DISTINCT_MIN_ROWS,
     TargetWorkload,
     cluster_fragmentation,
+    distinct_rows,
     node_fragmentation,
 )
 from snugfit.packing.placement import Placement
@@ -528,6 +530,56 @@ def test_node_fragmentation_matches_reference_on_target_workloads(
         node_fragmentation(free, model, cpu, wl, memory),
         ref_node_fragmentation(free, model, cpu, wl, memory),
     )
+
+
+@SETTINGS
+@given(data=st.data())
+def test_node_fragmentation_of_many_alike_rows_matches_reference(data: st.DataObject) -> None:
+    """Tables large enough to be measured once per distinct row (most rows repeat, as in a
+    cluster of a few node types) give every row the reference's value."""
+    free, model, cpu, models, memory = data.draw(free_states(), label="state")
+    wl = data.draw(raw_workloads(len(models)), label="workload")
+    rows = data.draw(
+        st.lists(st.integers(0, len(free) - 1), min_size=DISTINCT_MIN_ROWS, max_size=150),
+        label="rows",
+    )
+    table = (free[rows], model[rows], cpu[rows], wl, memory[rows])
+    assert_close_lists(node_fragmentation(*table), ref_node_fragmentation(*table))
+
+
+@SETTINGS
+@given(rows=st.lists(st.lists(st.integers(-3, 3), min_size=3, max_size=3), min_size=1, max_size=40))
+def test_distinct_rows_names_each_row_by_an_equal_first_row(rows: list[list[int]]) -> None:
+    table = np.array(rows, dtype=np.int64)
+    found = distinct_rows(table)
+    assert found is not None
+    first, inverse = found
+    assert np.array_equal(table[first][inverse], table)
+    assert (
+        len({tuple(r) for r in table[first].tolist()})
+        == len(first)
+        == len({tuple(r) for r in rows})
+    )
+
+
+def test_colliding_row_keys_fall_back_to_measuring_every_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import snugfit.packing.fragmentation as fragmentation
+
+    monkeypatch.setattr(fragmentation, "_ROW_KEY", np.zeros(64, dtype=np.int64))  # all collide
+    table = np.array([[1, 2], [1, 2], [3, 4]], dtype=np.int64)
+    assert distinct_rows(table) is None
+    free = np.array([[1000, 200]] * 40 + [[500, 0]] * 40, dtype=np.int64)
+    wl = TargetWorkload(
+        cpu_milli=np.array([1000]),
+        gpu_milli=np.array([300]),
+        gpu_count=np.array([1]),
+        model_allowed=np.array([[True, False]]),
+        weight=np.array([1.0]),
+    )
+    args = (free, np.zeros_like(free), np.full(80, 4000, dtype=np.int64), wl)
+    assert node_fragmentation(*args).tolist() == [200.0] * 40 + [0.0] * 40
 
 
 # Does fragmentation never rise when a pod leaves? Not in general, for two reasons:

@@ -67,6 +67,27 @@ def slot_model_allowed(workload: TargetWorkload, gpu_model: I64) -> NDArray[np.b
     return np.moveaxis(workload.model_allowed[:, index], 0, 1)
 
 
+DISTINCT_MIN_ROWS = 64  # below this, finding equal rows costs more than it saves
+# odd 63-bit multipliers: a row's key is its dot product with them (wrapping), equal rows
+# always get equal keys, and every row is compared with its key's first row before use
+_ROW_KEY = np.random.default_rng(20231).integers(1, 2**62, size=64, dtype=np.int64) | 1
+
+
+def distinct_rows(rows: I64) -> tuple[I64, I64] | None:
+    """(first, inverse): the index of the first of each distinct row of ``rows`` (n, k), and
+    for every row which of those it equals, so that ``rows[first][inverse] == rows``; None
+    when the keys of two different rows collide (then treat every row as distinct)."""
+    keys = np.zeros(len(rows), dtype=np.int64)
+    for start in range(0, rows.shape[1], len(_ROW_KEY)):
+        part = rows[:, start : start + len(_ROW_KEY)]
+        with np.errstate(over="ignore"):
+            keys += part @ _ROW_KEY[: part.shape[1]]
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if not np.array_equal(rows[first][inverse.ravel()], rows):
+        return None
+    return first.astype(np.int64), inverse.ravel().astype(np.int64)
+
+
 def node_fragmentation(
     gpu_free: I64,
     gpu_model: I64,
@@ -81,9 +102,39 @@ def node_fragmentation(
     ``cpu_capped`` counts, for a hostable shape m, the free share that m could not fill before
     the node's CPU runs out as fragmented too: F_n(m) = sum r_g - min(usable share,
     cpu_free / cpu_m * k_m * d_m). Without it (as published) CPU matters only below cpu_m.
+
+    Equal rows (many nodes of one type are empty, or full, or alike) are measured once.
     """
     if workload.size == 0:
         return np.zeros(len(gpu_free), dtype=np.float64)
+    if len(gpu_free) >= DISTINCT_MIN_ROWS:
+        columns = [gpu_free, gpu_model, cpu_free[:, None]]
+        if gpu_memory is not None:
+            columns.append(gpu_memory)
+        distinct = distinct_rows(np.concatenate(columns, axis=1))
+        if distinct is not None and len(distinct[0]) < len(gpu_free):
+            first, inverse = distinct
+            measured = _node_fragmentation(
+                gpu_free[first],
+                gpu_model[first],
+                cpu_free[first],
+                workload,
+                None if gpu_memory is None else gpu_memory[first],
+                cpu_capped,
+            )
+            result: F64 = measured[inverse]
+            return result
+    return _node_fragmentation(gpu_free, gpu_model, cpu_free, workload, gpu_memory, cpu_capped)
+
+
+def _node_fragmentation(
+    gpu_free: I64,
+    gpu_model: I64,
+    cpu_free: I64,
+    workload: TargetWorkload,
+    gpu_memory: I64 | None,
+    cpu_capped: bool,
+) -> F64:
     need = shape_need(workload, gpu_memory, *gpu_free.shape)
     usable = slot_model_allowed(workload, gpu_model) & (gpu_free[:, None, :] >= need)  # (n, M, G)
     # usable share and usable GPU count per (node, shape) in one batched product; both are
