@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
-from conftest import BIG, SMALL
+from conftest import BIG, SMALL, small_inputs
 
 from snugfit.packing.demand import PodDemand
+from snugfit.simulations.executors import LocalPool
 from snugfit.simulations.planning.catalogue import BUILTIN, CatalogueError, load_catalogue
 from snugfit.simulations.planning.evaluate import Target, build_nodes, evaluate, scale_workload
-from snugfit.simulations.planning.plan import BASELINE, POLICY, PlanResult
+from snugfit.simulations.planning.plan import BASELINE, POLICY, CrossJob, PlanResult, make_plan
 from snugfit.simulations.planning.report import headline, markdown, summary
 from snugfit.simulations.planning.search import (
     Candidate,
@@ -184,3 +189,34 @@ def test_small_plan_choices_meet_the_target_and_are_cheapest(small_plan: PlanRes
         assert saving["per_month"] == pytest.approx(base["cost_per_month"] - ours["cost_per_month"])
     assert headline(s).startswith("snugfit needs ")
     assert "| snugfit |" in markdown(s)
+
+
+def test_every_policy_is_replayed_on_every_chosen_cluster(small_plan: PlanResult) -> None:
+    """Each policy on each chosen cluster, the report's comparison: a policy's own cluster
+    comes from its search (not replayed twice), and equals a fresh replay."""
+    inputs = small_plan.inputs
+    clusters = sorted({r.counts for r in small_plan.chosen.values() if r and r.counts})
+    wanted = [(p, counts) for counts in clusters for p in inputs.policies]
+    assert [(e.policy, e.counts) for e in small_plan.cross] == wanted
+    for e in small_plan.cross:
+        fresh = evaluate(inputs.pods, inputs.types, e.counts, e.policy, e.seed, inputs.target)
+        np.testing.assert_equal(asdict(e), asdict(fresh))  # nan past the last arrival
+
+
+class RecordingPool(LocalPool):
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.jobs: list[object] = []
+
+    def map(self, fn: Any, jobs: Sequence[Any], on_done: Any = None) -> list[Any]:
+        self.jobs += jobs
+        return super().map(fn, jobs, on_done)
+
+
+def test_a_policys_own_cluster_is_not_replayed_again() -> None:
+    pool = RecordingPool()
+    plan = make_plan(small_inputs(), pool)
+    crossed = [(j.policy, j.counts) for j in pool.jobs if isinstance(j, CrossJob)]
+    own = {(p, r.counts) for p, r in plan.chosen.items() if r}
+    assert crossed and not own & set(crossed)
+    assert len(crossed) + len(own) == len(plan.cross)

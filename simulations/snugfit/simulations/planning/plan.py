@@ -100,12 +100,20 @@ def make_plan(
                         on_step(f"{policy}: skipped a candidate that cannot be cheaper")
     chosen = {p: cheapest(searches, p) for p in inputs.policies}
     clusters = {r.counts for r in chosen.values() if r is not None and r.counts is not None}
-    cross_jobs = [
+    # a policy's own cluster was replayed by its search already (replays are deterministic)
+    done = {(e.policy, e.counts, e.seed): e for r in searches for e in r.evaluations}
+    wanted = [(p, counts) for counts in sorted(clusters) for p in inputs.policies]
+    missing = [
         CrossJob(inputs.pods, inputs.types, counts, p, inputs.seeds[0], inputs.target)
-        for counts in sorted(clusters)
-        for p in inputs.policies
+        for p, counts in wanted
+        if (p, counts, inputs.seeds[0]) not in done
     ]
-    cross = executor.map(run_cross, cross_jobs, lambda e: on_step and on_step(f"{e.policy} replay"))
+    ran = executor.map(run_cross, missing, lambda e: on_step and on_step(f"{e.policy} replay"))
+    done.update({(e.policy, e.counts, e.seed): e for e in ran})
+    for _ in range(len(wanted) - len(missing)):
+        if on_step:
+            on_step("replay already made by the search")
+    cross = tuple(done[p, counts, inputs.seeds[0]] for p, counts in wanted)
     return PlanResult(
-        inputs, tuple(searches), chosen, tuple(cross), executor.name, time.perf_counter() - started
+        inputs, tuple(searches), chosen, cross, executor.name, time.perf_counter() - started
     )
