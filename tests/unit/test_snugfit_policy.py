@@ -78,6 +78,19 @@ def test_learner_keeps_its_target_while_the_mix_stands_still() -> None:
     assert moved is not None and sorted(moved.weight.tolist()) == [0.4, 0.6]
 
 
+def test_learner_refreshes_counts_kept_elsewhere_and_when_forced() -> None:
+    """The extender's counts come from its watches (pods also leave); it refreshes on the same
+    schedule, and a policy built afresh gets the target whatever the schedule."""
+    learner = WorkloadLearner(refresh_pods=4)
+    a = PodDemand(cpu_milli=1000, memory_mib=0, gpu_count=1, gpu_milli=1000)
+    counts = shape_counts([a])
+    assert learner.refresh(counts, 1, ("A",)) is not None  # due at 1
+    assert learner.refresh(counts, 1, ("A",)) is None  # next due at 2
+    forced = learner.refresh(counts, 1, ("A",), force=True)  # same mix, not due: forced
+    assert forced is not None and forced.weight.tolist() == [1.0]
+    assert learner.refresh(counts, 2, ("A",)) is None  # due, but the mix has not moved
+
+
 def test_learner_targets_only_the_pods_seen() -> None:
     learner = WorkloadLearner()
     small = PodDemand(cpu_milli=1000, memory_mib=0, gpu_count=1, gpu_milli=300)

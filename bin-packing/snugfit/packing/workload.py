@@ -82,7 +82,9 @@ class WorkloadLearner:
     the future (multi-GPU shapes always kept): every pod is counted as it arrives, and the
     target is rebuilt (and handed out only when the mix has moved) after 1, 2, 4, ...
     pods and then every ``refresh_pods`` pods (rarely enough that per-node score caches stay
-    useful, often enough to follow a changing mix)."""
+    useful, often enough to follow a changing mix). The simulator counts pods through
+    ``observe``; the extender, whose pods come and go with its watches, hands its own counts
+    to ``refresh``."""
 
     def __init__(self, refresh_pods: int = 4096) -> None:
         if refresh_pods <= 0:
@@ -99,11 +101,24 @@ class WorkloadLearner:
         """Count the pod; the new target workload over GPU ``models`` when one is due."""
         self.counts[shape_of(demand)] += 1
         self.seen += 1
-        if self.seen < self._next:
+        return self.refresh(self.counts, self.seen, models, keep_multi_gpu)
+
+    def refresh(
+        self,
+        counts: Counter[Shape],
+        seen: int,
+        models: Sequence[str],
+        keep_multi_gpu: bool = True,
+        force: bool = False,
+    ) -> TargetWorkload | None:
+        """The target workload of ``counts`` (``seen`` pods in all) when a rebuild is due and
+        the mix has moved since the last one handed out; with ``force``, now and whatever the
+        mix (for a policy built afresh)."""
+        if seen < self._next and not force:
             return None
-        self._next = next_refresh(self.seen, self.refresh_pods)
-        target = target_workload(self.counts, models, keep_multi_gpu=keep_multi_gpu)
-        if self._current is not None and same_mix(self._current, target):
+        self._next = next_refresh(seen, self.refresh_pods)
+        target = target_workload(counts, models, keep_multi_gpu=keep_multi_gpu)
+        if not force and self._current is not None and same_mix(self._current, target):
             return None  # rescoring every node for nothing is what a refresh would cost
         self._current = target
         return target

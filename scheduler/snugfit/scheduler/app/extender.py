@@ -17,10 +17,9 @@ from numpy.typing import NDArray
 from snugfit.packing.cluster import ClusterState, OverCommitError
 from snugfit.packing.demand import PodDemand
 from snugfit.packing.feasibility import Reason, explain, feasibility, reason_message
-from snugfit.packing.fragmentation import TargetWorkload
 from snugfit.packing.policies import POLICIES, PolicyContext, make_policy
 from snugfit.packing.schedule import Scheduler, placement_on
-from snugfit.packing.workload import next_refresh, same_mix, target_workload
+from snugfit.packing.workload import WorkloadLearner
 from snugfit.scheduler.app.config import ExtenderConfig
 from snugfit.scheduler.cache.cluster_cache import ClusterCache
 from snugfit.scheduler.protocol import resources as r
@@ -71,8 +70,7 @@ class Extender:
         self.cache = cache
         self.rng = np.random.default_rng(config.seed)
         self._scheduler: Scheduler | None = None
-        self._shapes_seen = 0
-        self._workload: TargetWorkload | None = None
+        self.learner = WorkloadLearner(config.workload_refresh_pods)
         self._state_seen: ClusterState | None = None
         self._rows_seen: dict[tuple[str, ...], tuple[I64, NDArray[np.object_]]] = {}
         self._rows_state: ClusterState | None = None
@@ -83,22 +81,22 @@ class Extender:
         """The policy, rebuilt (with the target workload learned from the pods seen so far)
         on first use, when the cluster's nodes change, and as pods are seen: after 1, 2, 4, ...
         pods, then every ``workload_refresh_pods`` (the simulator's schedule)."""
-        seen = sum(self.cache.shapes.values())
         state = self.cache.state()
         stale = self._scheduler is None or state is not self._state_seen
-        due = seen >= next_refresh(self._shapes_seen, self.config.workload_refresh_pods)
-        if stale or due:
-            learned = POLICIES[self.config.policy].learns_workload
-            workload = target_workload(self.cache.shapes, state.models, keep_multi_gpu=learned)
-            if stale:
-                policy = make_policy(self.config.policy, PolicyContext(self.rng, workload))
-                self._scheduler = Scheduler(policy, self.rng)
-            assert self._scheduler is not None
-            if stale or self._workload is None or not same_mix(workload, self._workload):
-                self._scheduler.retarget(workload)  # keeps the node order for ties
-                self._workload = workload
-            self._shapes_seen, self._state_seen = seen, state
+        workload = self.learner.refresh(
+            self.cache.shapes,
+            sum(self.cache.shapes.values()),
+            state.models,
+            keep_multi_gpu=POLICIES[self.config.policy].learns_workload,
+            force=stale,
+        )
+        if stale:
+            assert workload is not None
+            policy = make_policy(self.config.policy, PolicyContext(self.rng, workload))
+            self._scheduler, self._state_seen = Scheduler(policy, self.rng), state
         assert self._scheduler is not None
+        if workload is not None:
+            self._scheduler.retarget(workload)  # keeps the node order for ties
         return self._scheduler
 
     # ---- filter and prioritize -------------------------------------------------------------
