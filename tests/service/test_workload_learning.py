@@ -33,3 +33,18 @@ def test_extender_relearns_as_pods_arrive_and_keeps_its_tie_order() -> None:
     extender.scheduler()
     assert policy.workload.size == 3  # type: ignore[attr-defined]
     assert first.rank(cache.state().num_nodes) is rank
+
+
+def test_extender_rebuilt_for_new_nodes_keeps_what_it_learned() -> None:
+    """A node joining rebuilds the policy at once with the mix learned so far, although no
+    refresh of the schedule is due and the mix has not moved."""
+    cache = ClusterCache({})
+    cache.replace_nodes([gpu_node("n1", 4)])
+    cache.replace_pods([pod("a", {MILLI: "500", "cpu": "1"}), pod("b", {MILLI: "300", "cpu": "1"})])
+    extender = Extender(ExtenderConfig(policy="snugfit", workload_refresh_pods=4), cache)
+    first = extender.scheduler()
+    cache.upsert_node(gpu_node("n2", 2))
+    rebuilt = extender.scheduler()
+    assert rebuilt is not first
+    assert sorted(rebuilt.policy.workload.gpu_milli.tolist()) == [300, 500]  # type: ignore[attr-defined]
+    assert extender.scheduler() is rebuilt
