@@ -11,7 +11,7 @@ from snugfit.packing.cluster import ClusterState, NodeSpec
 from snugfit.simulations.metrics import unallocated_pct_at
 from snugfit.simulations.planning.catalogue import NodeType
 from snugfit.simulations.protocol import arrival_sequence
-from snugfit.simulations.replay import FailureBudget, replay_arrivals
+from snugfit.simulations.replay import replay_arrivals
 from snugfit.simulations.runner import RunSpec, setup_run
 from snugfit.simulations.workload_model import Trace, TracePod
 
@@ -121,25 +121,15 @@ def evaluate(
     policy: str,
     seed: int,
     target: Target,
-    stop_early: bool = False,
 ) -> Evaluation:
-    """Replay the workload on the candidate cluster (the simulator's replay and policy code).
-    With ``stop_early`` the replay ends once the target is out of reach; the percentages are
-    then those of the pods that arrived so far, and ``meets`` is False."""
+    """Replay the workload on the candidate cluster (the simulator's replay and policy code)
+    to its end: the report's node-count curves read whole replays."""
     nodes = build_nodes(types, counts)
     trace = Trace(nodes, pods, "candidate", "workload")
     state, scheduler, arrival_rng, demand_of = setup_run(trace, RunSpec(policy, seed))
     arrivals = arrival_sequence(pods, state.total_gpu_milli(), arrival_rng, inflation=0.0)
     arrivals = arrivals[: round(len(arrivals) * target.arrival_pct / 100)]
-    budget = None
-    if stop_early:
-        total_milli = sum(p.demand.total_gpu_milli for p in arrivals)
-        budget = FailureBudget(
-            pods=int(len(arrivals) * (100 - target.min_pods_placed_pct) / 100),
-            gpu_milli=int(total_milli * (100 - target.min_gpu_placed_pct) / 100),
-        )
-    log = replay_arrivals(state, scheduler, arrivals, demand_of, give_up=budget)
-    stopped = len(log.placed) < len(arrivals)
+    log = replay_arrivals(state, scheduler, arrivals, demand_of)
     placed, arrived = log.placed, int(log.arrived[-1]) if len(log.arrived) else 0
     pods_pct = 100 * float(placed.mean()) if len(placed) else 100.0
     gpu_pct = 100 * int(log.allocated[-1]) / arrived if arrived else 100.0
@@ -149,9 +139,7 @@ def evaluate(
         seed=seed,
         pods_placed_pct=pods_pct,
         gpu_placed_pct=gpu_pct,
-        meets=not stopped
-        and pods_pct >= target.min_pods_placed_pct
-        and gpu_pct >= target.min_gpu_placed_pct,
+        meets=pods_pct >= target.min_pods_placed_pct and gpu_pct >= target.min_gpu_placed_pct,
         unallocated_pct=tuple(float(v) for v in unallocated_pct_at(log, LOAD_LEVELS)),
         usage=_usage(state, nodes, types),
     )
