@@ -135,14 +135,50 @@ def _node_fragmentation(
     gpu_memory: I64 | None,
     cpu_capped: bool,
 ) -> F64:
+    sums = gpu_row_sums(gpu_free, gpu_model, workload, gpu_memory, cpu_capped)
+    return fragmentation_of(sums, np.arange(len(gpu_free)), cpu_free, workload, cpu_capped)
+
+
+@dataclass(frozen=True)
+class GpuRowSums:
+    """What the measure reads of each row's GPUs, whatever the node's CPU: the free share, and
+    per shape the share and number of GPUs it can use and (for the CPU-capped measure) one
+    pod's share per GPU."""
+
+    total: I64  # (rows,)
+    usable_share: F64  # (rows, M)
+    count: NDArray[np.float32]  # (rows, M)
+    pod_share: I64 | None  # (rows, M), or (1, M) when it is the same on every row
+
+
+def gpu_row_sums(
+    gpu_free: I64,
+    gpu_model: I64,
+    workload: TargetWorkload,
+    gpu_memory: I64 | None,
+    cpu_capped: bool = False,
+) -> GpuRowSums:
     need = shape_need(workload, gpu_memory, *gpu_free.shape)
     usable = slot_model_allowed(workload, gpu_model) & (gpu_free[:, None, :] >= need)  # (n, M, G)
     # usable share and usable GPU count per (node, shape) in one batched product; both are
     # small integers, exact in float32
     per_slot = np.stack([gpu_free, np.ones_like(gpu_free)], axis=2).astype(np.float32)
     sums = np.matmul(usable.astype(np.float32), per_slot)  # (n, M, 2)
-    usable_share, count = sums[..., 0].astype(np.float64), sums[..., 1]
-    total = gpu_free.sum(axis=1)  # (n,)
+    # one pod's share per GPU on this node (GPU-memory shapes: it depends on the GPU)
+    pod_share = (
+        need[0, :, 0][None, :] if need.shape[0] == 1 else np.where(usable, need, 0).max(axis=2)
+    )
+    return GpuRowSums(
+        gpu_free.sum(axis=1), sums[..., 0].astype(np.float64), sums[..., 1], pod_share
+    )
+
+
+def fragmentation_of(
+    sums: GpuRowSums, rows: I64, cpu_free: I64, workload: TargetWorkload, cpu_capped: bool
+) -> F64:
+    """F_n(M) of nodes whose GPUs are the rows ``rows`` of ``sums`` and whose free CPU is
+    ``cpu_free`` (one entry per node)."""
+    usable_share, count, total = sums.usable_share[rows], sums.count[rows], sums.total[rows]
     hostable = (
         (workload.gpu_count[None, :] > 0)
         & (count >= workload.gpu_count[None, :])
@@ -150,10 +186,9 @@ def _node_fragmentation(
     )
     filled = usable_share
     if cpu_capped:
-        # one pod's share per GPU on this node (GPU-memory shapes: it depends on the GPU)
-        share = (
-            need[0, :, 0][None, :] if need.shape[0] == 1 else np.where(usable, need, 0).max(axis=2)
-        )
+        if sums.pod_share is None:
+            raise ValueError("the CPU-capped measure needs sums made with cpu_capped")
+        share = sums.pod_share if len(sums.pod_share) == 1 else sums.pod_share[rows]
         per_pod = workload.gpu_count[None, :] * share
         pods = cpu_free[:, None] / np.maximum(workload.cpu_milli, 1)[None, :]
         filled = np.minimum(filled, pods * per_pod)

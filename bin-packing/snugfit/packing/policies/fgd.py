@@ -44,6 +44,17 @@ def growth_per_slot(
     return growth
 
 
+def first_fit_after(state: ClusterState, demand: PodDemand, nodes: I64) -> I64:
+    """(nodes, slots): free GPU share of each node after the pod takes its first fitting GPUs
+    (as many as it asks for; none for a CPU-only pod)."""
+    after: I64 = state.gpu_free[nodes].copy()
+    if demand.gpu_count:
+        fits = fitting_slots(state, demand)[nodes]
+        taken = fits & (np.cumsum(fits, axis=1) <= demand.gpu_count)
+        after -= np.where(taken, gpu_need(state, demand)[nodes], 0)
+    return after
+
+
 def whole_growth(
     state: ClusterState,
     demand: PodDemand,
@@ -56,11 +67,7 @@ def whole_growth(
     model = state.gpu_model[nodes]
     memory = state.gpu_memory_mib[nodes]
     before = node_fragmentation(free, model, state.cpu_free[nodes], workload, memory, cpu_capped)
-    after_free = free.copy()
-    if demand.gpu_count:
-        fits = fitting_slots(state, demand)[nodes]
-        taken = fits & (np.cumsum(fits, axis=1) <= demand.gpu_count)
-        after_free -= np.where(taken, gpu_need(state, demand)[nodes], 0)
+    after_free = first_fit_after(state, demand, nodes)
     cpu_after = state.cpu_free[nodes] - demand.cpu_milli
     after = node_fragmentation(after_free, model, cpu_after, workload, memory, cpu_capped)
     result: F64 = after - before
