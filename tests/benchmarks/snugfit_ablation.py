@@ -12,8 +12,10 @@ Variants, each one change from the row above it:
                        (GPU contents of the tightest offline packing of the mix)
   +plan-cpu            ... on plan only where the node keeps CPU for the pod that would
                        complete the GPU
-  snugfit              ... and pods that may use several GPU models first on models with
-                       spare capacity (the policy)
+  +model-reserve       ... and pods that may use several GPU models first on models with
+                       spare capacity
+  snugfit              ... and, among the best few nodes, the one whose placement also suits
+                       the next pod of the mix best (one arrival of look-ahead): the policy
   bfd-share-plan       snugfit with the share plan made by best-fit decreasing alone
   -multi-gpu-shapes    snugfit with rare multi-GPU shapes left out of the learned target
                        (as FGD's 95 % coverage does): nodes are no longer kept whole
@@ -21,6 +23,7 @@ Variants, each one change from the row above it:
   snugfit-oracle       snugfit given the whole trace's mix, as FGD is (a bound, not a policy)
 
     python tests/benchmarks/snugfit_ablation.py [--trace default] [--seeds 42-51]
+                                                [--out FILE] [--variants a,b,...]
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class FgdLearned(Snugfit):
     capped_kinds = frozenset()
     follows_share_plan = False
     reserves_models = False
+    looks_ahead = False
 
 
 class CappedCpuOnly(Snugfit):
@@ -53,17 +57,20 @@ class CappedCpuOnly(Snugfit):
     capped_kinds = frozenset({"cpu-only"})
     follows_share_plan = False
     reserves_models = False
+    looks_ahead = False
 
 
 class CappedWhole(Snugfit):
     name = "+capped-whole"
     follows_share_plan = False
     reserves_models = False
+    looks_ahead = False
 
 
 class SharePlanWithoutCpu(Snugfit):
     name = "+share-plan"
     reserves_models = False
+    looks_ahead = False
 
     def _plan_for(self, workload: TargetWorkload) -> SharePlan:
         plan = super()._plan_for(workload)
@@ -73,6 +80,12 @@ class SharePlanWithoutCpu(Snugfit):
 class PlanWithCpu(Snugfit):
     name = "+plan-cpu"
     reserves_models = False
+    looks_ahead = False
+
+
+class ModelReserveNoLookAhead(Snugfit):
+    name = "+model-reserve"
+    looks_ahead = False
 
 
 class BestFitDecreasingPlan(Snugfit):
@@ -99,6 +112,7 @@ for variant in (
     CappedWhole,
     SharePlanWithoutCpu,
     PlanWithCpu,
+    ModelReserveNoLookAhead,
     BestFitDecreasingPlan,
     WithoutMultiGpuShapes,
     CappedAll,
@@ -112,6 +126,7 @@ VARIANTS = (
     "+capped-whole",
     "+share-plan",
     "+plan-cpu",
+    "+model-reserve",
     "snugfit",
     "bfd-share-plan",
     "-multi-gpu-shapes",
@@ -126,19 +141,31 @@ def main() -> None:
     parser.add_argument("--traces-dir", type=Path, default=Path("../shared/traces"))
     parser.add_argument("--seeds", default="42-51")
     parser.add_argument("--out", type=Path, help="also write the numbers here as JSON")
+    parser.add_argument(
+        "--variants",
+        help="comma-separated: run only these (and fgd, the reference of the worst gap); "
+        "rows of other variants already in --out are kept",
+    )
     args = parser.parse_args()
+    variants: tuple[str, ...] = VARIANTS
+    if args.variants:
+        chosen = set(args.variants.split(","))
+        if unknown := chosen - set(VARIANTS):
+            parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+        variants = tuple(v for v in VARIANTS if v in chosen or v == "fgd")
     pods = args.traces_dir / "alibaba-gpu-v2023" / f"openb_pod_list_{args.trace}.csv"
     nodes = args.traces_dir / "alibaba-gpu-v2023" / "openb_node_list_gpu_node.csv"
     shipped = args.trace == "default"
     _, trace = resolve(args.trace, None if shipped else pods, None if shipped else nodes)
     seeds = parse_seeds(args.seeds)
-    specs = [RunSpec(v, s) for v in VARIANTS for s in seeds]
+    specs = [RunSpec(v, s) for v in variants for s in seeds]
     results = run_all(trace, specs, default_workers())
     curves: dict[str, np.ndarray] = {}
-    report: dict[str, dict[str, float]] = {}
+    kept = args.variants and args.out and args.out.exists()
+    report: dict[str, dict[str, float]] = json.loads(args.out.read_text()) if kept else {}
     print(f"trace {args.trace}, seeds {args.seeds}")
     print(f"{'variant':18s} {'unalloc @100%':>15s} {'worst vs fgd':>13s} {'us/decision':>12s}")
-    for variant in VARIANTS:
+    for variant in variants:
         runs = [r for r in results if isinstance(r, RunResult) and r.spec.policy == variant]
         at_100 = [float(unallocated_pct_at(r.log, [100])[0]) for r in runs]
         curves[variant] = np.mean([unallocated_pct_at(r.log, CURVE_LEVELS) for r in runs], axis=0)
@@ -148,7 +175,8 @@ def main() -> None:
         report[variant] = {"mean": mean, "sd": sd, "worst_vs_fgd": worst, "us_per_decision": us}
         print(f"{variant:18s} {mean:8.2f} ± {sd:4.2f} {worst:+13.2f} {us:12.0f}")
     if args.out:
-        args.out.write_text(json.dumps(report, indent=1))
+        ordered = {v: report[v] for v in VARIANTS if v in report}
+        args.out.write_text(json.dumps(ordered, indent=1))
 
 
 if __name__ == "__main__":

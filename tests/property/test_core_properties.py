@@ -32,6 +32,7 @@ from snugfit.packing.fragmentation import (
     distinct_rows,
     node_fragmentation,
 )
+from snugfit.packing.lookahead import best_next_growth, next_pod_gain
 from snugfit.packing.placement import Placement
 from snugfit.packing.policies import POLICIES, PolicyContext, make_policy
 from snugfit.packing.schedule import Scheduler, Unschedulable
@@ -611,3 +612,81 @@ def test_fragmentation_rises_at_most_by_the_freed_share_when_a_pod_leaves(
         assert usable_after >= usable_before - 1e-6
         if freed == 0:
             assert after <= before + 1e-6
+
+
+# ------------------------------------------------------------------------------------------
+# look-ahead
+
+
+def ref_best_next_growth(
+    free: np.ndarray, model: np.ndarray, cpu: np.ndarray, wl: TargetWorkload, memory: np.ndarray
+) -> list[list[float]]:
+    """Every placement of every shape tried one at a time, each measured on its own node."""
+    result = []
+    for r in range(len(free)):
+        row = []
+        before = node_fragmentation(
+            free[r : r + 1], model[r : r + 1], cpu[r : r + 1], wl, memory[r : r + 1]
+        )[0]
+        for m in range(wl.size):
+            cpu_m, milli, count = int(wl.cpu_milli[m]), int(wl.gpu_milli[m]), int(wl.gpu_count[m])
+            fits = [
+                g
+                for g in range(free.shape[1])
+                if wl.model_allowed[m, model[r, g]] and 0 < milli <= free[r, g]
+            ]
+            if cpu[r] < cpu_m:
+                choices = []
+            elif count == 0:
+                choices = [[]]
+            elif count == 1 and milli < GPU_MILLI:
+                choices = [[g] for g in fits]
+            else:
+                choices = [fits[:count]] if len(fits) >= count else []
+            best = math.inf
+            for taken in choices:
+                after = free[r : r + 1].copy()
+                after[0, taken] -= milli
+                frag = node_fragmentation(
+                    after, model[r : r + 1], cpu[r : r + 1] - cpu_m, wl, memory[r : r + 1]
+                )[0]
+                best = min(best, frag - before)
+            row.append(best)
+        result.append(row)
+    return result
+
+
+@SETTINGS
+@given(data=st.data())
+def test_best_next_growth_matches_trying_every_placement(data: st.DataObject) -> None:
+    free, model, cpu, models, _ = data.draw(free_states(), label="state")
+    wl = data.draw(raw_workloads(len(models)), label="workload")
+    memory = np.zeros_like(free)  # shares in milli-GPU: the need of a shape is its gpu_milli
+    found = best_next_growth(free, model, cpu, wl, memory)
+    expected = ref_best_next_growth(free, model, cpu, wl, memory)
+    assert found.shape == (len(free), wl.size)
+    for got, want in zip(found.ravel().tolist(), np.array(expected).ravel().tolist(), strict=True):
+        assert got == want or math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-6), (got, want)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_next_pod_gain_compares_the_next_pods_best_place_after_and_before(
+    data: st.DataObject,
+) -> None:
+    free, model, cpu, models, memory = data.draw(free_states(), label="state")
+    wl = data.draw(raw_workloads(len(models)), label="workload")
+    before = best_next_growth(free, model, cpu, wl, memory)
+    assert np.allclose(next_pod_gain(before, before, wl.weight), 0)
+    taken = data.draw(st.integers(0, 1000), label="taken")
+    after = best_next_growth(np.maximum(free - taken, 0), model, cpu, wl, memory)
+    somewhere = [[0.0 if math.isinf(v) else v for v in row] for row in before.tolist()]
+    expected = []
+    for i, row in enumerate(after.tolist()):
+        total = 0.0
+        for m, weight in enumerate(wl.weight.tolist()):
+            others = [somewhere[j][m] for j in range(len(free)) if j != i] or [0.0]
+            now = min(somewhere[j][m] for j in range(len(free)))
+            total += weight * (min(0.0 if math.isinf(row[m]) else row[m], min(others)) - now)
+        expected.append(total)
+    assert_close_lists(next_pod_gain(before, after, wl.weight), expected)

@@ -11,6 +11,7 @@ from snugfit.packing.demand import PodDemand
 from snugfit.packing.fragmentation import TargetWorkload, node_fragmentation
 from snugfit.packing.placement import Placement
 from snugfit.packing.policies import PolicyContext, make_policy
+from snugfit.packing.policies.snugfit import SnugfitOracle
 from snugfit.packing.schedule import Scheduler
 from snugfit.packing.workload import WorkloadLearner, shape_counts, target_workload
 
@@ -185,3 +186,106 @@ def test_learned_targets_keep_rare_multi_gpu_shapes() -> None:
         learner.observe(demand, ("A",))
     learned = learner.observe(eight, ("A",))
     assert learned is not None and 8 in learned.gpu_count.tolist()
+
+
+def share_mix_workload() -> TargetWorkload:
+    """Pods of 600 and 400 milli-GPU (one core each) and pods of one whole GPU, a third each."""
+    return TargetWorkload(
+        cpu_milli=np.array([1000, 1000, 1000]),
+        gpu_milli=np.array([600, 400, 1000]),
+        gpu_count=np.array([1, 1, 1]),
+        model_allowed=np.array([[True, False]] * 3),
+        weight=np.full(3, 1 / 3),
+    )
+
+
+def share_cluster(free: list[list[int]]) -> ClusterState:
+    """One node per row of free shares (64 cores each), GPUs of one model."""
+    nodes = [
+        NodeSpec(f"n{i}", 64000, 0, (GpuSpec("A", 0),) * len(row)) for i, row in enumerate(free)
+    ]
+    state = ClusterState.from_nodes(nodes)
+    for i, row in enumerate(free):
+        for g, left in enumerate(row):
+            if left < 1000:
+                state.apply(
+                    Placement(
+                        node=i, gpu_slots=(g,), gpu_milli=(1000 - left,), cpu_milli=0, memory_mib=0
+                    )
+                )
+    return state
+
+
+def test_look_ahead_ranks_only_the_best_nodes_of_the_best_tier() -> None:
+    """Nodes below the band, or in another lift tier, keep their scores; the near ones whose
+    key is least are lifted above every other node."""
+    policy = make_policy(
+        "snugfit-oracle", PolicyContext(np.random.default_rng(0), share_mix_workload())
+    )
+    state = share_cluster([[1000, 1000], [1000, 400], [1000, 1000], [1000, 1000]])
+    pod = PodDemand(cpu_milli=1000, memory_mib=0, gpu_count=1, gpu_milli=400)
+    nodes = np.arange(4)
+    # node 2 is 6 points below the best, node 3 in the tier below (no plan lift)
+    scores = np.array([150.0, 148.0, 144.0, 100.0])
+    lifted = policy.look_ahead(state, pod, nodes, scores)  # type: ignore[attr-defined]
+    assert lifted[2:].tolist() == [144.0, 100.0]
+    # the 400 completes n1's waiting GPU: nothing is left for any pod to miss, and it opens
+    # no GPU that a whole-GPU pod could have used
+    assert lifted[1] > lifted[0] >= 148.0
+    assert lifted[1] == 151.0
+
+
+class SnugfitOracleWithoutLookAhead(SnugfitOracle):
+    name = "snugfit-oracle-without-look-ahead"
+    looks_ahead = False
+
+
+def cpu_mix_workload() -> TargetWorkload:
+    """300- and 500-milli pods (2 and 4 cores), 1-GPU pods of 8 cores, 2-GPU pods of 1 core."""
+    return TargetWorkload(
+        cpu_milli=np.array([2000, 4000, 8000, 1000]),
+        gpu_milli=np.array([300, 500, 1000, 1000]),
+        gpu_count=np.array([1, 1, 1, 2]),
+        model_allowed=np.array([[True, False]] * 4),
+        weight=np.array([0.3, 0.3, 0.3, 0.1]),
+    )
+
+
+def three_tied_nodes() -> ClusterState:
+    """Two nodes with 14 free cores and one with 30, each with a fully free GPU that a
+    500-milli pod would take half of and the same published score for it."""
+    free = [[300, 1000, 1000, 300], [300, 1000, 1000, 300], [700, 1000, 300, 1000]]
+    cpu = [14000, 14000, 30000]
+    nodes = [NodeSpec(f"n{i}", c, 0, (GpuSpec("A", 0),) * 4) for i, c in enumerate(cpu)]
+    state = ClusterState.from_nodes(nodes)
+    for i, row in enumerate(free):
+        for g, left in enumerate(row):
+            if left < 1000:
+                state.apply(
+                    Placement(
+                        node=i, gpu_slots=(g,), gpu_milli=(1000 - left,), cpu_milli=0, memory_mib=0
+                    )
+                )
+    return state
+
+
+def test_look_ahead_sends_the_pod_where_the_next_pod_fares_best() -> None:
+    """A 4-core 500-milli pod scores the same on all three nodes. On a 14-core node it leaves
+    10 cores: a next 500-milli pod there completes the half-used GPU but leaves 6 cores, too
+    few for the mix's 8-core whole-GPU pods (growth +100); on the 30-core node it completes the
+    GPU with CPU to spare (-200). Look-ahead takes the 30-core node; without it the node order
+    decides among the three."""
+    pod = PodDemand(cpu_milli=4000, memory_mib=0, gpu_count=1, gpu_milli=500)
+    with_look_ahead, without = set(), set()
+    for seed in range(12):
+        for policy, chosen in (
+            (SnugfitOracle, with_look_ahead),
+            (SnugfitOracleWithoutLookAhead, without),
+        ):
+            rng = np.random.default_rng(seed)
+            sched = Scheduler(policy(PolicyContext(rng, cpu_mix_workload())), rng)
+            decision = sched.decide(three_tied_nodes(), pod)
+            assert isinstance(decision, Placement)
+            chosen.add(decision.node)
+    assert with_look_ahead == {2}
+    assert without == {0, 1, 2}

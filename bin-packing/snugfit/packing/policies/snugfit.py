@@ -1,6 +1,7 @@
-"""snugfit: FGD's measure, learned online, aware of CPU, with a plan for shares and models.
+"""snugfit: FGD's measure, learned online, aware of CPU, with a plan for shares and models,
+looking one arrival ahead.
 
-Four changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
+Five changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
 
 - The target workload is learned from the pods seen so far (``learns_workload``), not read
   from the whole trace: the live extender cannot know future pods, and neither may this. Shapes
@@ -19,11 +20,14 @@ Four changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
 - Pods that may use several GPU models go first to models with spare capacity (see
   ``model_reserve``): the learned mix says how much of what is still free the pods that
   require a model will claim, and the others leave that much of it to them.
+- Among the best few nodes, whose published scores tie or nearly tie, the placement whose
+  exact growth, plus what it does for the next pod of the learned mix, is least goes first
+  (see ``lookahead``).
 
 Scores are FGD's published integer scores of the growth. On-plan GPUs of sharing pods, and
 for whole-GPU pods nodes that keep the waiting CPU, are lifted above every other score; nodes
-with GPUs of a spare model above those. Ties go to the run's fixed node order; GPUs are
-chosen by the same scores.
+with GPUs of a spare model above those; the look-ahead's pick above the rest of its tier.
+Ties go to the run's fixed node order; GPUs are chosen by the same scores.
 """
 
 from __future__ import annotations
@@ -32,14 +36,17 @@ import numpy as np
 
 from snugfit.packing.cluster import ClusterState
 from snugfit.packing.demand import PodDemand, gpu_need
-from snugfit.packing.fragmentation import TargetWorkload
+from snugfit.packing.fragmentation import TargetWorkload, node_fragmentation
+from snugfit.packing.lookahead import NextGrowthCache, next_pod_gain
 from snugfit.packing.model_reserve import ModelReserve
 from snugfit.packing.policies.base import F64, I64, PolicyContext
-from snugfit.packing.policies.fgd import Fgd
+from snugfit.packing.policies.fgd import Fgd, first_fit_after
 from snugfit.packing.share_plan import SharePlan, share_plan
 
 PLAN_LIFT = 101.0  # above every published score (0..100): on-plan GPUs first
 MODEL_LIFT = 1000.0  # above every lifted score: spare models first
+LOOKAHEAD_NODES = 8  # candidates that look-ahead ranks
+LOOKAHEAD_BAND = 5.0  # ... within this many published-score points of the best
 
 
 def pod_kind(demand: PodDemand) -> str:
@@ -50,6 +57,14 @@ def node_use(state: ClusterState, demand: PodDemand, nodes: I64) -> tuple[I64, I
     """Share used and capacity of each GPU of ``nodes``, and their CPU left after the pod."""
     capacity = state.gpu_capacity[nodes]
     return capacity - state.gpu_free[nodes], capacity, state.cpu_free[nodes] - demand.cpu_milli
+
+
+def lift_tier(scores: F64) -> F64:
+    """Which lifts a score carries (model, plan): equal tiers differ only in published score."""
+    result: F64 = 10 * np.floor(scores / MODEL_LIFT) + np.floor(
+        np.mod(scores, MODEL_LIFT) / PLAN_LIFT
+    )
+    return result
 
 
 def empty_workload() -> TargetWorkload:
@@ -64,12 +79,14 @@ class Snugfit(Fgd):
     capped_kinds: frozenset[str] = frozenset({"cpu-only", "whole"})  # see pod_kind
     follows_share_plan: bool = True
     reserves_models: bool = True
+    looks_ahead: bool = True
 
     def __init__(self, context: PolicyContext) -> None:
         known = None if self.learns_workload else context.workload
         super().__init__(PolicyContext(context.rng, known or empty_workload()))
         self.plan = self._plan_for(self.workload)
         self.reserve = ModelReserve(self.workload)
+        self.next_growth = NextGrowthCache(self.workload)
 
     def _plan_for(self, workload: TargetWorkload) -> SharePlan:
         return share_plan(workload) if self.follows_share_plan else SharePlan.empty()
@@ -78,6 +95,7 @@ class Snugfit(Fgd):
         super().retarget(workload)
         self.plan = self._plan_for(workload)
         self.reserve = ModelReserve(workload)
+        self.next_growth = NextGrowthCache(workload)
 
     def cpu_capped(self, demand: PodDemand) -> bool:
         return pod_kind(demand) in self.capped_kinds
@@ -102,10 +120,57 @@ class Snugfit(Fgd):
         preferred = (
             self.reserve.preferred_nodes(state, demand, nodes) if self.reserves_models else None
         )
-        if preferred is None:
+        lifted: F64 = (
+            scores if preferred is None else np.where(preferred, scores + MODEL_LIFT, scores)
+        )
+        return self.look_ahead(state, demand, nodes, lifted) if self.looks_ahead else lifted
+
+    def look_ahead(self, state: ClusterState, demand: PodDemand, nodes: I64, scores: F64) -> F64:
+        """Among the best ``LOOKAHEAD_NODES`` nodes within ``LOOKAHEAD_BAND`` of the best score
+        and in its lift tier, those with the least look-ahead key (see ``lookahead``) are
+        lifted above the others."""
+        if self.workload.size == 0 or len(nodes) < 2:
             return scores
-        result: F64 = np.where(preferred, scores + MODEL_LIFT, scores)
+        best = scores.max()
+        within = np.flatnonzero(scores >= best - LOOKAHEAD_BAND)
+        order = within[np.argsort(-scores[within], kind="stable")][:LOOKAHEAD_NODES]
+        tier = lift_tier(scores[order])
+        near = order[tier == tier[0]]
+        if len(near) < 2:
+            return scores
+        chosen = nodes[near]
+        k = len(chosen)
+        both = np.concatenate([chosen, chosen])
+        free = np.concatenate([state.gpu_free[chosen], self.free_after(state, demand, chosen)])
+        cpu = np.concatenate([state.cpu_free[chosen], state.cpu_free[chosen] - demand.cpu_milli])
+        frag = node_fragmentation(
+            free,
+            state.gpu_model[both],
+            cpu,
+            self.workload,
+            state.gpu_memory_mib[both],
+            self.cpu_capped(demand),
+        )
+        next_growth = self.next_growth.growth(state, both, free, cpu)
+        key = (
+            frag[k:]
+            - frag[:k]
+            + next_pod_gain(next_growth[:k], next_growth[k:], self.workload.weight)
+        )
+        result = scores.copy()
+        result[near[key <= key.min() + 1e-6]] = best + 1  # equal keys: the node order decides
         return result
+
+    def free_after(self, state: ClusterState, demand: PodDemand, nodes: I64) -> I64:
+        """(nodes, slots): free GPU share of each node after the pod takes the GPUs it would
+        choose there (the best slot score for a sharing pod, else the first that fit)."""
+        if not demand.is_sharing:
+            return first_fit_after(state, demand, nodes)
+        free = state.gpu_free[nodes].copy()
+        slot = np.argmax(self.slot_scores(state, demand, nodes), axis=1)
+        rows = np.arange(len(nodes))
+        free[rows, slot] -= gpu_need(state, demand)[nodes][rows, slot]
+        return free
 
 
 class SnugfitOracle(Snugfit):
