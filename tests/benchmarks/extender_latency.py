@@ -9,6 +9,7 @@ full-nodes mode, and reports p50 / p99 of each verb and of the pair as the clien
 Server-Timing header: from the request read to the reply built).
 
     python tests/benchmarks/extender_latency.py [--nodes 100,1000,5000] [--requests 300] [--policy fgd]
+                                                [--modes names,full]
 """
 
 from __future__ import annotations
@@ -147,7 +148,9 @@ def main() -> None:
     parser.add_argument("--nodes", default="100,1000,5000")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--policy", default="fgd")
+    parser.add_argument("--modes", default="names,full", help="names, full, or both")
     args = parser.parse_args()
+    modes = set(args.modes.split(","))
     print(
         f"policy {args.policy}; {args.requests} filter+prioritize pairs per row after 20 warm-up pairs"
     )
@@ -171,6 +174,8 @@ def main() -> None:
                                   "Nodes": None})  # fmt: skip
             full = orjson.dumps({"Pod": probe, "Nodes": {"items": nodes}, "NodeNames": None})
             for mode, body in (("names", names), ("full nodes", full)):
+                if mode.split()[0] not in modes:
+                    continue
                 t = asyncio.run(measure(port, body, body, args.requests))
                 cells = [f"{1000 * np.percentile(t[k], 50):.2f} / {1000 * np.percentile(t[k], 99):.2f}"
                          for k in ("filter", "prioritize", "both", "server")]  # fmt: skip
