@@ -199,10 +199,11 @@ def share_mix_workload() -> TargetWorkload:
     )
 
 
-def share_cluster(free: list[list[int]]) -> ClusterState:
-    """One node per row of free shares (64 cores each), GPUs of one model."""
+def share_cluster(free: list[list[int]], cores: list[int] | None = None) -> ClusterState:
+    """One node per row of free shares (GPUs of one model) and free cores (64 by default)."""
+    cpu = cores or [64000] * len(free)
     nodes = [
-        NodeSpec(f"n{i}", 64000, 0, (GpuSpec("A", 0),) * len(row)) for i, row in enumerate(free)
+        NodeSpec(f"n{i}", cpu[i], 0, (GpuSpec("A", 0),) * len(row)) for i, row in enumerate(free)
     ]
     state = ClusterState.from_nodes(nodes)
     for i, row in enumerate(free):
@@ -255,18 +256,7 @@ def three_tied_nodes() -> ClusterState:
     """Two nodes with 14 free cores and one with 30, each with a fully free GPU that a
     500-milli pod would take half of and the same published score for it."""
     free = [[300, 1000, 1000, 300], [300, 1000, 1000, 300], [700, 1000, 300, 1000]]
-    cpu = [14000, 14000, 30000]
-    nodes = [NodeSpec(f"n{i}", c, 0, (GpuSpec("A", 0),) * 4) for i, c in enumerate(cpu)]
-    state = ClusterState.from_nodes(nodes)
-    for i, row in enumerate(free):
-        for g, left in enumerate(row):
-            if left < 1000:
-                state.apply(
-                    Placement(
-                        node=i, gpu_slots=(g,), gpu_milli=(1000 - left,), cpu_milli=0, memory_mib=0
-                    )
-                )
-    return state
+    return share_cluster(free, [14000, 14000, 30000])
 
 
 def test_look_ahead_sends_the_pod_where_the_next_pod_fares_best() -> None:
@@ -276,7 +266,8 @@ def test_look_ahead_sends_the_pod_where_the_next_pod_fares_best() -> None:
     GPU with CPU to spare (-200). Look-ahead takes the 30-core node; without it the node order
     decides among the three."""
     pod = PodDemand(cpu_milli=4000, memory_mib=0, gpu_count=1, gpu_milli=500)
-    with_look_ahead, without = set(), set()
+    with_look_ahead: set[int] = set()
+    without: set[int] = set()
     for seed in range(12):
         for policy, chosen in (
             (SnugfitOracle, with_look_ahead),
