@@ -164,10 +164,10 @@ def gpu_row_sums(
     # small integers, exact in float32
     per_slot = np.stack([gpu_free, np.ones_like(gpu_free)], axis=2).astype(np.float32)
     sums = np.matmul(usable.astype(np.float32), per_slot)  # (n, M, 2)
-    # one pod's share per GPU on this node (GPU-memory shapes: it depends on the GPU)
-    pod_share = (
-        need[0, :, 0][None, :] if need.shape[0] == 1 else np.where(usable, need, 0).max(axis=2)
-    )
+    pod_share = None
+    if cpu_capped:  # one pod's share per GPU on this node (GPU-memory shapes: per GPU)
+        one_row = need.shape[0] == 1
+        pod_share = need[0, :, 0][None, :] if one_row else np.where(usable, need, 0).max(axis=2)
     return GpuRowSums(
         gpu_free.sum(axis=1), sums[..., 0].astype(np.float64), sums[..., 1], pod_share
     )
