@@ -110,7 +110,12 @@ class Fgd(Policy):
         capped = self.cpu_capped(demand)
         return published_score(whole_growth(state, demand, nodes, self.workload, capped))
 
+    def sharing_slots(self, state: ClusterState, demand: PodDemand, nodes: I64) -> I64:
+        """(nodes,): the GPU a sharing pod takes on each node, the first with the best score."""
+        result: I64 = np.argmax(self.slot_scores(state, demand, nodes), axis=1)
+        return result
+
     def choose_gpus(self, state: ClusterState, demand: PodDemand, node: int) -> tuple[int, ...]:
         if not demand.is_sharing:
             return gpu_choice.first_fit(state, demand, node)
-        return (int(np.argmax(self.slot_scores(state, demand, np.array([node]))[0])),)
+        return (int(self.sharing_slots(state, demand, np.array([node]))[0]),)

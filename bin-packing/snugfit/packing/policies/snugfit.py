@@ -167,7 +167,7 @@ class Snugfit(Fgd):
         if not demand.is_sharing:
             return first_fit_after(state, demand, nodes)
         free = state.gpu_free[nodes].copy()
-        slot = np.argmax(self.slot_scores(state, demand, nodes), axis=1)
+        slot = self.sharing_slots(state, demand, nodes)
         rows = np.arange(len(nodes))
         free[rows, slot] -= gpu_need(state, demand)[nodes][rows, slot]
         return free
