@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--nodes", default="100,1000,5000")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--policy", default="fgd")
-    parser.add_argument("--modes", default="names,full", help="names, full, or both")
+    parser.add_argument("--modes", default="names,full", help="comma-separated: names, full")
     args = parser.parse_args()
     modes = set(args.modes.split(","))
     print(
