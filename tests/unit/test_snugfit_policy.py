@@ -280,3 +280,29 @@ def test_look_ahead_sends_the_pod_where_the_next_pod_fares_best() -> None:
             chosen.add(decision.node)
     assert with_look_ahead == {2}
     assert without == {0, 1, 2}
+
+
+def test_look_ahead_sets_aside_a_node_it_would_open_where_another_stays_whole() -> None:
+    """A whole-GPU pod scores 157 on an idle 4-GPU node, the only room for the mix's 4-GPU
+    pods, and 152 on a node already in use: both near the best. Ranked by the next pod alone
+    the idle node would win (as it does on score alone); look-ahead sets it aside and ranks
+    the rest, so the pod goes to the node in use."""
+    workload = TargetWorkload(
+        cpu_milli=np.array([2000, 2000, 4000, 8000]),
+        gpu_milli=np.array([300, 1000, 500, 1000]),
+        gpu_count=np.array([1, 1, 1, 4]),
+        model_allowed=np.array([[True, False]] * 4),
+        weight=np.array([0.225, 0.622, 0.133, 0.02]),
+    )
+    state = share_cluster([[1000] * 4, [1000, 300, 300, 1000]], [8000, 16000])
+    pod = PodDemand(cpu_milli=1000, memory_mib=0, gpu_count=1, gpu_milli=1000)
+    nodes = np.arange(2)
+    chosen: dict[str, int] = {}
+    for policy in (SnugfitOracle, SnugfitOracleWithoutLookAhead):
+        rng = np.random.default_rng(0)
+        scheduler = Scheduler(policy(PolicyContext(rng, workload)), rng)
+        assert scheduler.policy.score(state, pod, nodes).tolist() == [157.0, 152.0]
+        decision = scheduler.decide(state, pod)
+        assert isinstance(decision, Placement)
+        chosen[policy.name] = decision.node
+    assert chosen == {"snugfit-oracle": 1, "snugfit-oracle-without-look-ahead": 0}

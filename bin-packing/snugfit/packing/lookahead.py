@@ -9,6 +9,11 @@ placement leaves it and the other candidates as they are, e_im. The placement's 
 exact growth plus sum_m p_m (e_im - ref_m): negative where it leaves room that suits a
 likely next pod better than any candidate does now, positive where it takes the one room
 that suited one. The least key wins.
+
+Look-ahead weighs one next pod, so room that only rare pods use (a node whose GPUs are all
+idle, the one place for a pod taking all of them) is worth little to it, and ranking by it
+alone used up such nodes faster than FGD's own choice: candidates that would open an idle node
+are set aside where others would not (``opens_idle_node``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from snugfit.packing.cluster import GPU_MILLI, ClusterState
+from snugfit.packing.demand import PodDemand
 from snugfit.packing.fragmentation import (
     TargetWorkload,
     distinct_rows,
@@ -29,6 +35,16 @@ from snugfit.packing.fragmentation import (
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+
+
+def opens_idle_node(state: ClusterState, demand: PodDemand, nodes: I64) -> NDArray[np.bool_]:
+    """(nodes,): the pod would take some but not all GPUs of a node whose GPUs are all idle, so
+    the node no longer holds a pod of all its GPUs."""
+    idle = (state.gpu_free[nodes] == state.gpu_capacity[nodes]).all(axis=1)
+    result: NDArray[np.bool_] = (
+        idle & (demand.gpu_count > 0) & (state.gpu_count[nodes] > demand.gpu_count)
+    )
+    return result
 
 
 def first_of_alike(gpu_free: I64, gpu_model: I64, gpu_memory: I64 | None) -> NDArray[np.bool_]:

@@ -37,7 +37,7 @@ import numpy as np
 from snugfit.packing.cluster import ClusterState
 from snugfit.packing.demand import PodDemand, gpu_need
 from snugfit.packing.fragmentation import TargetWorkload, node_fragmentation
-from snugfit.packing.lookahead import NextGrowthCache, next_pod_gain
+from snugfit.packing.lookahead import NextGrowthCache, next_pod_gain, opens_idle_node
 from snugfit.packing.model_reserve import ModelReserve
 from snugfit.packing.policies.base import F64, I64, PolicyContext
 from snugfit.packing.policies.fgd import Fgd, first_fit_after
@@ -64,6 +64,16 @@ def lift_tier(scores: F64) -> F64:
     result: F64 = 10 * np.floor(scores / MODEL_LIFT) + np.floor(
         np.mod(scores, MODEL_LIFT) / PLAN_LIFT
     )
+    return result
+
+
+def near_best(scores: F64) -> I64:
+    """Indices of the best ``LOOKAHEAD_NODES`` scores within ``LOOKAHEAD_BAND`` of the best and
+    in its lift tier, best first (equal scores: the earlier index first)."""
+    within = np.flatnonzero(scores >= scores.max() - LOOKAHEAD_BAND)
+    order = within[np.argsort(-scores[within], kind="stable")][:LOOKAHEAD_NODES]
+    tier = lift_tier(scores[order])
+    result: I64 = order[tier == tier[0]]
     return result
 
 
@@ -126,16 +136,23 @@ class Snugfit(Fgd):
         return self.look_ahead(state, demand, nodes, lifted) if self.looks_ahead else lifted
 
     def look_ahead(self, state: ClusterState, demand: PodDemand, nodes: I64, scores: F64) -> F64:
-        """Among the best ``LOOKAHEAD_NODES`` nodes within ``LOOKAHEAD_BAND`` of the best score
-        and in its lift tier, those with the least look-ahead key (see ``lookahead``) are
-        lifted above the others."""
+        """Among the nodes ``near_best``, those with the least look-ahead key (see
+        ``lookahead``) are lifted above the others. Where some of them would open an idle node
+        (``opens_idle_node``) and some would not, those that would are set aside and the nodes
+        near the best of the rest are ranked instead."""
         if self.workload.size == 0 or len(nodes) < 2:
             return scores
         best = scores.max()
-        within = np.flatnonzero(scores >= best - LOOKAHEAD_BAND)
-        order = within[np.argsort(-scores[within], kind="stable")][:LOOKAHEAD_NODES]
-        tier = lift_tier(scores[order])
-        near = order[tier == tier[0]]
+        result = scores.copy()
+        near = near_best(scores)
+        opens = opens_idle_node(state, demand, nodes[near])
+        if opens.any() and not opens.all():
+            rest = scores.copy()
+            rest[near[opens]] = -np.inf  # set aside
+            near = near_best(rest)
+            if len(near) == 1:
+                result[near] = best + 1
+                return result
         if len(near) < 2:
             return scores
         chosen = nodes[near]
@@ -157,7 +174,6 @@ class Snugfit(Fgd):
             - frag[:k]
             + next_pod_gain(next_growth[:k], next_growth[k:], self.workload.weight)
         )
-        result = scores.copy()
         result[near[key <= key.min() + 1e-6]] = best + 1  # equal keys: the node order decides
         return result
 
