@@ -14,8 +14,10 @@ Variants, each one change from the row above it:
                        complete the GPU
   +model-reserve       ... and pods that may use several GPU models first on models with
                        spare capacity
-  snugfit              ... and, among the best few nodes, the one whose placement also suits
-                       the next pod of the mix best (one arrival of look-ahead): the policy
+  +look-ahead          ... and, among the best few nodes, the one whose placement also suits
+                       the next pod of the mix best (one arrival of look-ahead)
+  snugfit              ... where some of those nodes would open an idle node and some would
+                       not, those that would set aside: the policy
   bfd-share-plan       snugfit with the share plan made by best-fit decreasing alone
   -multi-gpu-shapes    snugfit with rare multi-GPU shapes left out of the learned target
                        (as FGD's 95 % coverage does): nodes are no longer kept whole
@@ -88,6 +90,11 @@ class ModelReserveNoLookAhead(Snugfit):
     looks_ahead = False
 
 
+class LookAheadWithoutSettingAside(Snugfit):
+    name = "+look-ahead"
+    sets_aside_idle_nodes = False
+
+
 class BestFitDecreasingPlan(Snugfit):
     name = "bfd-share-plan"
 
@@ -113,6 +120,7 @@ for variant in (
     SharePlanWithoutCpu,
     PlanWithCpu,
     ModelReserveNoLookAhead,
+    LookAheadWithoutSettingAside,
     BestFitDecreasingPlan,
     WithoutMultiGpuShapes,
     CappedAll,
@@ -127,6 +135,7 @@ VARIANTS = (
     "+share-plan",
     "+plan-cpu",
     "+model-reserve",
+    "+look-ahead",
     "snugfit",
     "bfd-share-plan",
     "-multi-gpu-shapes",

@@ -282,6 +282,11 @@ def test_look_ahead_sends_the_pod_where_the_next_pod_fares_best() -> None:
     assert without == {0, 1, 2}
 
 
+class SnugfitOracleSettingNothingAside(SnugfitOracle):
+    name = "snugfit-oracle-setting-nothing-aside"
+    sets_aside_idle_nodes = False
+
+
 def test_look_ahead_sets_aside_a_node_it_would_open_where_another_stays_whole() -> None:
     """A whole-GPU pod scores 157 on an idle 4-GPU node, the only room for the mix's 4-GPU
     pods, and 152 on a node already in use: both near the best. Ranked by the next pod alone
@@ -298,11 +303,15 @@ def test_look_ahead_sets_aside_a_node_it_would_open_where_another_stays_whole() 
     pod = PodDemand(cpu_milli=1000, memory_mib=0, gpu_count=1, gpu_milli=1000)
     nodes = np.arange(2)
     chosen: dict[str, int] = {}
-    for policy in (SnugfitOracle, SnugfitOracleWithoutLookAhead):
+    for policy in (SnugfitOracle, SnugfitOracleWithoutLookAhead, SnugfitOracleSettingNothingAside):
         rng = np.random.default_rng(0)
         scheduler = Scheduler(policy(PolicyContext(rng, workload)), rng)
         assert scheduler.policy.score(state, pod, nodes).tolist() == [157.0, 152.0]
         decision = scheduler.decide(state, pod)
         assert isinstance(decision, Placement)
         chosen[policy.name] = decision.node
-    assert chosen == {"snugfit-oracle": 1, "snugfit-oracle-without-look-ahead": 0}
+    assert chosen == {
+        "snugfit-oracle": 1,
+        "snugfit-oracle-without-look-ahead": 0,
+        "snugfit-oracle-setting-nothing-aside": 0,
+    }

@@ -22,7 +22,8 @@ Five changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
   require a model will claim, and the others leave that much of it to them.
 - Among the best few nodes, whose published scores tie or nearly tie, the placement whose
   exact growth, plus what it does for the next pod of the learned mix, is least goes first
-  (see ``lookahead``).
+  (see ``lookahead``); nodes where the pod would open an idle node are set aside where some
+  would not.
 
 Scores are FGD's published integer scores of the growth. On-plan GPUs of sharing pods, and
 for whole-GPU pods nodes that keep the waiting CPU, are lifted above every other score; nodes
@@ -90,6 +91,7 @@ class Snugfit(Fgd):
     follows_share_plan: bool = True
     reserves_models: bool = True
     looks_ahead: bool = True
+    sets_aside_idle_nodes: bool = True  # in look-ahead, see look_ahead
 
     def __init__(self, context: PolicyContext) -> None:
         known = None if self.learns_workload else context.workload
@@ -146,7 +148,7 @@ class Snugfit(Fgd):
         result = scores.copy()
         near = near_best(scores)
         opens = opens_idle_node(state, demand, nodes[near])
-        if opens.any() and not opens.all():
+        if self.sets_aside_idle_nodes and opens.any() and not opens.all():
             rest = scores.copy()
             rest[near[opens]] = -np.inf  # set aside
             near = near_best(rest)
