@@ -17,7 +17,7 @@ Variants, each one change from the row above it:
   +look-ahead          ... and, among the best few nodes, the one whose placement also suits
                        the next pod of the mix best (one arrival of look-ahead)
   snugfit              ... where some of those nodes would open an idle node and some would
-                       not, those that would set aside: the policy
+                       not, those that would are set aside: the policy
   bfd-share-plan       snugfit with the share plan made by best-fit decreasing alone
   -multi-gpu-shapes    snugfit with rare multi-GPU shapes left out of the learned target
                        (as FGD's 95 % coverage does): nodes are no longer kept whole

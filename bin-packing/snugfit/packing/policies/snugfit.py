@@ -147,8 +147,8 @@ class Snugfit(Fgd):
         best = scores.max()
         result = scores.copy()
         near = near_best(scores)
-        opens = opens_idle_node(state, demand, nodes[near])
-        if self.sets_aside_idle_nodes and opens.any() and not opens.all():
+        opens = opens_idle_node(state, demand, nodes[near]) if self.sets_aside_idle_nodes else None
+        if opens is not None and opens.any() and not opens.all():
             rest = scores.copy()
             rest[near[opens]] = -np.inf  # set aside
             near = near_best(rest)
