@@ -16,8 +16,10 @@ Variants, each one change from the row above it:
                        spare capacity
   +look-ahead          ... and, among the best few nodes, the one whose placement also suits
                        the next pod of the mix best (one arrival of look-ahead)
-  snugfit              ... where some of those nodes would open an idle node and some would
-                       not, those that would are set aside: the policy
+  +idle-set-aside      ... where some of those nodes would open an idle node and some would
+                       not, those that would are set aside
+  snugfit              ... and pods go first to nodes where they leave the hosts of rare
+                       multi-GPU shapes (few nodes fit them) to those shapes: the policy
   bfd-share-plan       snugfit with the share plan made by best-fit decreasing alone
   -multi-gpu-shapes    snugfit with rare multi-GPU shapes left out of the learned target
                        (as FGD's 95 % coverage does): nodes are no longer kept whole
@@ -48,6 +50,7 @@ from snugfit.simulations.traces import resolve
 
 class FgdLearned(Snugfit):
     name = "fgd-learned"
+    reserves_hosts = False
     capped_kinds = frozenset()
     follows_share_plan = False
     reserves_models = False
@@ -56,6 +59,7 @@ class FgdLearned(Snugfit):
 
 class CappedCpuOnly(Snugfit):
     name = "+capped-cpu-only"
+    reserves_hosts = False
     capped_kinds = frozenset({"cpu-only"})
     follows_share_plan = False
     reserves_models = False
@@ -64,6 +68,7 @@ class CappedCpuOnly(Snugfit):
 
 class CappedWhole(Snugfit):
     name = "+capped-whole"
+    reserves_hosts = False
     follows_share_plan = False
     reserves_models = False
     looks_ahead = False
@@ -71,6 +76,7 @@ class CappedWhole(Snugfit):
 
 class SharePlanWithoutCpu(Snugfit):
     name = "+share-plan"
+    reserves_hosts = False
     reserves_models = False
     looks_ahead = False
 
@@ -81,18 +87,26 @@ class SharePlanWithoutCpu(Snugfit):
 
 class PlanWithCpu(Snugfit):
     name = "+plan-cpu"
+    reserves_hosts = False
     reserves_models = False
     looks_ahead = False
 
 
 class ModelReserveNoLookAhead(Snugfit):
     name = "+model-reserve"
+    reserves_hosts = False
     looks_ahead = False
 
 
 class LookAheadWithoutSettingAside(Snugfit):
     name = "+look-ahead"
+    reserves_hosts = False
     sets_aside_idle_nodes = False
+
+
+class IdleNodesSetAside(Snugfit):
+    name = "+idle-set-aside"
+    reserves_hosts = False
 
 
 class BestFitDecreasingPlan(Snugfit):
@@ -121,6 +135,7 @@ for variant in (
     PlanWithCpu,
     ModelReserveNoLookAhead,
     LookAheadWithoutSettingAside,
+    IdleNodesSetAside,
     BestFitDecreasingPlan,
     WithoutMultiGpuShapes,
     CappedAll,
@@ -136,6 +151,7 @@ VARIANTS = (
     "+plan-cpu",
     "+model-reserve",
     "+look-ahead",
+    "+idle-set-aside",
     "snugfit",
     "bfd-share-plan",
     "-multi-gpu-shapes",

@@ -38,6 +38,7 @@ import numpy as np
 from snugfit.packing.cluster import ClusterState
 from snugfit.packing.demand import PodDemand, gpu_need
 from snugfit.packing.fragmentation import TargetWorkload, node_fragmentation
+from snugfit.packing.host_reserve import Bool, HostReserve
 from snugfit.packing.lookahead import NextGrowthCache, next_pod_gain, opens_idle_node
 from snugfit.packing.model_reserve import ModelReserve
 from snugfit.packing.policies.base import F64, I64, PolicyContext
@@ -90,6 +91,7 @@ class Snugfit(Fgd):
     capped_kinds: frozenset[str] = frozenset({"cpu-only", "whole"})  # see pod_kind
     follows_share_plan: bool = True
     reserves_models: bool = True
+    reserves_hosts: bool = True
     looks_ahead: bool = True
     sets_aside_idle_nodes: bool = True  # in look-ahead, see look_ahead
 
@@ -98,6 +100,7 @@ class Snugfit(Fgd):
         super().__init__(PolicyContext(context.rng, known or empty_workload()))
         self.plan = self._plan_for(self.workload)
         self.reserve = ModelReserve(self.workload)
+        self.hosts = HostReserve(self.workload)
         self.next_growth = NextGrowthCache(self.workload)
 
     def _plan_for(self, workload: TargetWorkload) -> SharePlan:
@@ -107,6 +110,7 @@ class Snugfit(Fgd):
         super().retarget(workload)
         self.plan = self._plan_for(workload)
         self.reserve = ModelReserve(workload)
+        self.hosts = HostReserve(workload)
         self.next_growth = NextGrowthCache(workload)
 
     def cpu_capped(self, demand: PodDemand) -> bool:
@@ -129,13 +133,28 @@ class Snugfit(Fgd):
         return result
 
     def rescore(self, state: ClusterState, demand: PodDemand, nodes: I64, scores: F64) -> F64:
-        preferred = (
-            self.reserve.preferred_nodes(state, demand, nodes) if self.reserves_models else None
-        )
+        preferred = self.preferred_nodes(state, demand, nodes)
         lifted: F64 = (
             scores if preferred is None else np.where(preferred, scores + MODEL_LIFT, scores)
         )
         return self.look_ahead(state, demand, nodes, lifted) if self.looks_ahead else lifted
+
+    def preferred_nodes(self, state: ClusterState, demand: PodDemand, nodes: I64) -> Bool | None:
+        """Nodes lifted above the rest: those with GPUs of a spare model (``model_reserve``)
+        and, among them, those that leave the hosts of rare multi-GPU shapes to those shapes
+        (``host_reserve``); None when neither narrows the choice."""
+        models = (
+            self.reserve.preferred_nodes(state, demand, nodes) if self.reserves_models else None
+        )
+        if not self.reserves_hosts:
+            return models
+        hosts = self.hosts.preferred_nodes(
+            state, demand, nodes, lambda on: self.free_after(state, demand, on)
+        )
+        if models is None or hosts is None:
+            return models if hosts is None else hosts
+        both = models & hosts
+        return both if both.any() else models
 
     def look_ahead(self, state: ClusterState, demand: PodDemand, nodes: I64, scores: F64) -> F64:
         """Among the nodes ``near_best``, those with the least look-ahead key (see
