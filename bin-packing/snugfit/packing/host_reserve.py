@@ -52,12 +52,18 @@ def host_slots(
     model the shape accepts, divided by the shape's GPU count, at most its free CPU divided by
     the shape's CPU. Padding slots (capacity 0) are never idle."""
     idle = (gpu_free == gpu_capacity) & (gpu_capacity > 0)
-    result = np.zeros((len(gpu_free), len(shapes)), dtype=np.int64)
-    for j, m in enumerate(shapes):
-        accepted = workload.model_allowed[m][gpu_model]  # padding's model: the last column
-        gpus = (idle & accepted).sum(axis=1) // workload.gpu_count[m]
-        cpu = int(workload.cpu_milli[m])
-        result[:, j] = gpus if cpu <= 0 else np.minimum(gpus, np.maximum(cpu_free, 0) // cpu)
+    if workload.model_allowed[shapes, :-1].all():  # any model: every idle GPU counts
+        gpus = np.broadcast_to(idle.sum(axis=1)[:, None], (len(gpu_free), len(shapes)))
+    else:  # padding's model (NO_MODEL) indexes the last column, which is never allowed
+        accepted = workload.model_allowed[shapes][:, gpu_model]  # (shapes, rows, slots)
+        gpus = (idle[None, :, :] & accepted).sum(axis=2).T
+    cpu = workload.cpu_milli[shapes]
+    by_cpu = np.maximum(cpu_free, 0)[:, None] // np.maximum(cpu, 1)[None, :]
+    result: I64 = np.where(
+        cpu[None, :] > 0,
+        np.minimum(gpus // workload.gpu_count[shapes][None, :], by_cpu),
+        gpus // workload.gpu_count[shapes][None, :],
+    )
     return result
 
 
@@ -98,7 +104,7 @@ class HostReserve:
     def claimed(self, state: ClusterState) -> Bool:
         """(shapes,): shapes whose host slots are no more than their expected arrivals until
         the cluster is full, plus two standard deviations."""
-        free = float(state.gpu_free[state.gpu_real].sum())
+        free = float(state.gpu_free.sum())  # padding slots have none
         expected = self.fraction * free / (GPU_MILLI * self.workload.gpu_count[self.shapes])
         result: Bool = self.slots(state).sum(axis=0) <= expected + SPREAD * np.sqrt(expected)
         return result
