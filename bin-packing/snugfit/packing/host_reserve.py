@@ -69,8 +69,8 @@ def host_slots(
 
 class HostReserve:
     """Which fitting nodes a pod should prefer so that the hosts of rare multi-GPU shapes
-    stay free for them, for one learned workload. Host slots are kept per node and refreshed
-    for the nodes whose version moved (one cluster state at a time)."""
+    stay free for them, for one learned workload. Host slots are kept per node, with their
+    totals, and refreshed for the nodes whose version moved (one cluster state at a time)."""
 
     def __init__(self, workload: TargetWorkload) -> None:
         self.workload = workload
@@ -81,6 +81,7 @@ class HostReserve:
         self._state: ClusterState | None = None
         self._versions: I64 = np.zeros(0, dtype=np.int64)
         self._slots: I64 = np.zeros((0, len(self.shapes)), dtype=np.int64)
+        self._totals: I64 = np.zeros(len(self.shapes), dtype=np.int64)
 
     def slots(self, state: ClusterState) -> I64:
         """(nodes, shapes): ``host_slots`` of every node of ``state``."""
@@ -88,8 +89,10 @@ class HostReserve:
             self._state = state
             self._versions = np.full(state.num_nodes, -1, dtype=np.int64)
             self._slots = np.zeros((state.num_nodes, len(self.shapes)), dtype=np.int64)
+            self._totals = np.zeros(len(self.shapes), dtype=np.int64)
         stale = np.flatnonzero(self._versions != state.version)
         if len(stale):
+            self._totals -= self._slots[stale].sum(axis=0)
             self._slots[stale] = host_slots(
                 self.workload,
                 self.shapes,
@@ -99,6 +102,7 @@ class HostReserve:
                 state.cpu_free[stale],
             )
             self._versions[stale] = state.version[stale]
+            self._totals += self._slots[stale].sum(axis=0)
         return self._slots
 
     def claimed(self, state: ClusterState) -> Bool:
@@ -106,7 +110,8 @@ class HostReserve:
         the cluster is full, plus two standard deviations."""
         free = float(state.gpu_free.sum())  # padding slots have none
         expected = self.fraction * free / (GPU_MILLI * self.workload.gpu_count[self.shapes])
-        result: Bool = self.slots(state).sum(axis=0) <= expected + SPREAD * np.sqrt(expected)
+        self.slots(state)
+        result: Bool = self._totals <= expected + SPREAD * np.sqrt(expected)
         return result
 
     def preferred_nodes(
