@@ -1,7 +1,7 @@
 """snugfit: FGD's measure, learned online, aware of CPU, with a plan for shares and models,
 looking one arrival ahead.
 
-Five changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
+Six changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
 
 - The target workload is learned from the pods seen so far (``learns_workload``), not read
   from the whole trace: the live extender cannot know future pods, and neither may this. Shapes
@@ -20,6 +20,9 @@ Five changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
 - Pods that may use several GPU models go first to models with spare capacity (see
   ``model_reserve``): the learned mix says how much of what is still free the pods that
   require a model will claim, and the others leave that much of it to them.
+- Pods go first to nodes where they leave the hosts of rare multi-GPU shapes to those shapes
+  (see ``host_reserve``): an 8-GPU pod asking for 120 cores fits only the few 128-core nodes,
+  which CPU-heavy pods would otherwise open while the cluster is still mostly free.
 - Among the best few nodes, whose published scores tie or nearly tie, the placement whose
   exact growth, plus what it does for the next pod of the learned mix, is least goes first
   (see ``lookahead``); nodes where the pod would open an idle node are set aside where some
@@ -27,8 +30,9 @@ Five changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
 
 Scores are FGD's published integer scores of the growth. On-plan GPUs of sharing pods, and
 for whole-GPU pods nodes that keep the waiting CPU, are lifted above every other score; nodes
-with GPUs of a spare model above those; the look-ahead's pick above the rest of its tier.
-Ties go to the run's fixed node order; GPUs are chosen by the same scores.
+with GPUs of a spare model, and that leave the claimed hosts, above those; the look-ahead's
+pick above the rest of its tier. Ties go to the run's fixed node order; GPUs are chosen by
+the same scores.
 """
 
 from __future__ import annotations
