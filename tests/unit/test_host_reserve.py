@@ -3,11 +3,13 @@ are claimed, and the nodes the policy lifts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from snugfit.packing.cluster import ClusterState, GpuSpec, NodeSpec
 from snugfit.packing.demand import PodDemand
-from snugfit.packing.host_reserve import HostReserve, host_slots, multi_gpu_shapes
+from snugfit.packing.host_reserve import I64, HostReserve, host_slots, multi_gpu_shapes
 from snugfit.packing.placement import Placement
 from snugfit.packing.policies import PolicyContext, make_policy
 from snugfit.packing.policies.snugfit import MODEL_LIFT, Snugfit
@@ -55,7 +57,8 @@ def test_hosts_are_claimed_while_no_more_than_the_expected_arrivals_and_their_sp
     assert mix(wide, big=1, one=99).claimed(wide).tolist() == [False]
 
 
-def first_fit(state: ClusterState, demand: PodDemand):  # type: ignore[no-untyped-def]
+def first_fit(state: ClusterState, demand: PodDemand) -> Callable[[I64], I64]:
+    """The policy's own free share after the pod, as snugfit hands it to the reserve."""
     policy = make_policy("snugfit", PolicyContext(np.random.default_rng(0)))
     assert isinstance(policy, Snugfit)
     return lambda nodes: policy.free_after(state, demand, nodes)
