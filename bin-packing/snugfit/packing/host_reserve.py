@@ -108,9 +108,13 @@ class HostReserve:
     def claimed(self, state: ClusterState) -> Bool:
         """(shapes,): shapes whose host slots are no more than their expected arrivals until
         the cluster is full, plus two standard deviations."""
+        self.slots(state)
+        return self._claims(state)
+
+    def _claims(self, state: ClusterState) -> Bool:
+        """``claimed``, from the slot totals as ``slots`` last left them."""
         free = float(state.gpu_free.sum())  # padding slots have none
         expected = self.fraction * free / (GPU_MILLI * self.workload.gpu_count[self.shapes])
-        self.slots(state)
         result: Bool = self._totals <= expected + SPREAD * np.sqrt(expected)
         return result
 
@@ -126,10 +130,11 @@ class HostReserve:
         that does not narrow the choice (no shape claimed, or no node or every node)."""
         if not len(self.shapes) or (demand.gpu_count == 0 and demand.cpu_milli <= 0):
             return None
-        claimed = self.claimed(state)
+        slots = self.slots(state)
+        claimed = self._claims(state)
         if not claimed.any():
             return None
-        before = self.slots(state)[nodes][:, claimed]
+        before = slots[nodes][:, claimed]
         hosting = np.flatnonzero(before.any(axis=1))  # only these can lose a slot
         if not len(hosting):
             return None
