@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from service_objects import (
+    A100,
     assert_same_state,
     assignment,
     gpu_node,
@@ -250,6 +251,19 @@ def test_shapes_count_every_pod_once() -> None:
     }
     cache.upsert_pod(pod("a", {MILLI: "500", "cpu": "1"}, node="n1"))  # seen already
     assert sum(cache.shapes.values()) == 5
+
+
+def test_shapes_use_the_gpu_models_of_the_nodes_known_when_the_pod_is_seen() -> None:
+    # a pod refusing one model may use every other model the cluster has at that moment
+    cache = cache_with(gpu_node("n1", 1))
+    t4 = "Tesla-T4"
+    cache.upsert_pod(pod("a", {GPU: "1"}, annotations={"nvidia.com/nouse-gputype": t4}))
+    cache.upsert_node(gpu_node("n2", 1, model=t4))
+    cache.upsert_pod(pod("b", {GPU: "1"}, annotations={"nvidia.com/nouse-gputype": A100}))
+    cache.delete_node(gpu_node("n2"))
+    cache.upsert_pod(pod("c", {GPU: "1"}, annotations={"nvidia.com/nouse-gputype": A100}))
+    models = [shape[3] for shape in cache.shapes]
+    assert models == [frozenset({A100}), frozenset({t4}), frozenset()]
 
 
 # ---- reservations at bind ------------------------------------------------------------------

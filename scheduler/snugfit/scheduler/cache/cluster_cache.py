@@ -63,6 +63,7 @@ class ClusterCache:
         self.node_errors: dict[str, str] = {}
         self._state: ClusterState | None = None
         self._index: dict[str, int] = {}
+        self._models: tuple[str, ...] | None = None  # GPU models of the inventories, sorted
         self.nodes_synced = False
         self.pods_synced = False
 
@@ -92,6 +93,7 @@ class ClusterCache:
     # ---- nodes -------------------------------------------------------------------------
     def replace_nodes(self, nodes: Iterable[Mapping[str, Any]]) -> None:
         self.inventories.clear()
+        self._models = None
         self.node_errors.clear()
         for node in nodes:
             self._put_node(node)
@@ -108,10 +110,11 @@ class ClusterCache:
     def delete_node(self, node: Mapping[str, Any]) -> None:
         name = (node.get("metadata") or {}).get("name", "")
         if self.inventories.pop(name, None) is not None:
-            self._state = None
+            self._state = self._models = None
 
     def _put_node(self, node: Mapping[str, Any]) -> None:
         name = (node.get("metadata") or {}).get("name", "")
+        self._models = None
         try:
             self.inventories[name] = node_inventory(node, self.model_memory_mib, self.default_model)
             self.node_errors.pop(name, None)
@@ -175,10 +178,17 @@ class ClusterCache:
         else:
             self.held[uid] = Held(node, holding, None, (), False)
 
+    def _known_models(self) -> tuple[str, ...]:
+        """The GPU models of the known nodes, kept until a node changes: a pod event must not
+        cost a pass over every node's GPUs."""
+        if self._models is None:
+            inventories = self.inventories.values()
+            self._models = tuple(sorted({g.model for inv in inventories for g in inv.spec.gpus}))
+        return self._models
+
     def _demand(self, pod: Mapping[str, Any]) -> PodDemand:
-        models = sorted({g.model for inv in self.inventories.values() for g in inv.spec.gpus})
         try:
-            return pod_demand(dict(pod), models, self.gpushare_unit_mib)
+            return pod_demand(dict(pod), self._known_models(), self.gpushare_unit_mib)
         except PodRequestError:
             return PodDemand(0, 0)
 
