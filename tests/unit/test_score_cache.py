@@ -1,4 +1,5 @@
-"""NodeScoreCache gives exactly the uncached scores, whatever happened to the cluster."""
+"""NodeScoreCache gives exactly the uncached scores, and BestSlotCache exactly the uncached GPU
+choices, whatever happened to the cluster."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from snugfit.packing.best_slot_cache import BestSlotCache
 from snugfit.packing.cluster import ClusterState, GpuSpec, NodeSpec
 from snugfit.packing.demand import PodDemand
 from snugfit.packing.feasibility import Reason, feasibility
 from snugfit.packing.placement import Placement
 from snugfit.packing.policies import POLICIES, Policy, PolicyContext, make_policy
 from snugfit.packing.policies.base import F64, I64
+from snugfit.packing.policies.fgd import Fgd
 from snugfit.packing.schedule import NodeScoreCache, Scheduler
 from snugfit.packing.workload import shape_counts, target_workload
 
@@ -68,6 +71,58 @@ def test_cached_scores_equal_uncached_after_apply_and_remove(name: str, seed: in
                     cache.scores(state, demand, nodes), policy.score(state, demand, nodes)
                 )
     assert placed or name == "random"  # the sequence did place pods
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(POLICIES) if issubclass(POLICIES[n], Fgd)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kept_gpu_choices_equal_fresh_ones_after_apply_and_remove(name: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    state = cluster(rng)
+    wl = target_workload(shape_counts(DEMANDS), state.models)
+    policy = make_policy(name, PolicyContext(np.random.default_rng(seed), wl))
+    assert isinstance(policy, Fgd)
+    policy.best_slots = BestSlotCache(max_shapes=2)  # small: entries get evicted and rebuilt
+    scheduler = Scheduler(policy, np.random.default_rng(seed))
+    placed: list[Placement] = []
+    sharing = [d for d in DEMANDS if d.is_sharing]
+    for _ in range(120):
+        if placed and rng.random() < 0.35:
+            state.remove(placed.pop(int(rng.integers(len(placed)))))
+        else:
+            result = scheduler.decide(state, DEMANDS[int(rng.integers(len(DEMANDS)))])
+            if isinstance(result, Placement):
+                state.apply(result)
+                placed.append(result)
+        for demand in sharing:
+            nodes = np.flatnonzero(feasibility(state, demand) == Reason.FITS)
+            if len(nodes):
+                fresh = np.argmax(policy.slot_scores(state, demand, nodes), axis=1)
+                np.testing.assert_array_equal(policy.sharing_slots(state, demand, nodes), fresh)
+    assert placed
+
+
+def test_gpu_choices_are_asked_again_only_for_changed_nodes() -> None:
+    state = ClusterState.from_nodes(
+        [NodeSpec(f"n{i}", 1000, 1000, (GpuSpec("A100"),) * 2) for i in range(4)]
+    )
+    asked: list[int] = []
+
+    def choose(nodes: I64) -> I64:
+        asked.extend(nodes.tolist())
+        return nodes % 2
+
+    cache = BestSlotCache()
+    demand, nodes = PodDemand(0, 0, 1, 500), np.arange(4)
+    assert cache.slots(state, demand, nodes, choose).tolist() == [0, 1, 0, 1]
+    cache.keep(state, PodDemand(0, 0, 1, 250), nodes[:2], np.array([1, 1]))
+    assert cache.slots(state, PodDemand(0, 0, 1, 250), nodes[:2], choose).tolist() == [1, 1]
+    assert asked == [0, 1, 2, 3]  # kept choices are not asked for
+    state.apply(Placement(2, (0,), (500,), 0, 0))
+    assert cache.slots(state, demand, nodes, choose).tolist() == [0, 1, 0, 1]
+    assert asked == [0, 1, 2, 3, 2]  # only the node that changed
+    other = state.copy()  # same versions, another cluster: nothing kept is reused
+    cache.slots(other, demand, nodes, choose)
+    assert asked == [0, 1, 2, 3, 2, 0, 1, 2, 3]
 
 
 def test_cache_is_reset_for_another_state_object() -> None:

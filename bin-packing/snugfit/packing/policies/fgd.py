@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from snugfit.packing import gpu_choice
+from snugfit.packing.best_slot_cache import BestSlotCache
 from snugfit.packing.cluster import ClusterState
 from snugfit.packing.demand import PodDemand, gpu_need
 from snugfit.packing.feasibility import fitting_slots
@@ -90,9 +91,11 @@ class Fgd(Policy):
         if context.workload is None:
             raise ValueError("fgd needs a target workload")
         self.workload: TargetWorkload = context.workload
+        self.best_slots = BestSlotCache()
 
     def retarget(self, workload: TargetWorkload) -> None:
         self.workload = workload
+        self.best_slots = BestSlotCache()
 
     def cpu_capped(self, demand: PodDemand) -> bool:
         """Whether this pod is scored with the CPU-capped measure (never, as published)."""
@@ -105,15 +108,22 @@ class Fgd(Policy):
 
     def score(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
         if demand.is_sharing:
-            result: F64 = self.slot_scores(state, demand, nodes).max(axis=1)
+            slot_scores = self.slot_scores(state, demand, nodes)
+            self.best_slots.keep(state, demand, nodes, np.argmax(slot_scores, axis=1))
+            result: F64 = slot_scores.max(axis=1)
             return result
         capped = self.cpu_capped(demand)
         return published_score(whole_growth(state, demand, nodes, self.workload, capped))
 
     def sharing_slots(self, state: ClusterState, demand: PodDemand, nodes: I64) -> I64:
-        """(nodes,): the GPU a sharing pod takes on each node, the first with the best score."""
-        result: I64 = np.argmax(self.slot_scores(state, demand, nodes), axis=1)
-        return result
+        """(nodes,): the GPU a sharing pod takes on each node, the first with the best score
+        (kept from scoring the node as it is now, or found now)."""
+
+        def choose(stale: I64) -> I64:
+            result: I64 = np.argmax(self.slot_scores(state, demand, stale), axis=1)
+            return result
+
+        return self.best_slots.slots(state, demand, nodes, choose)
 
     def choose_gpus(self, state: ClusterState, demand: PodDemand, node: int) -> tuple[int, ...]:
         if not demand.is_sharing:
