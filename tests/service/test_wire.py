@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import orjson
 import pytest
 
 from snugfit.scheduler.protocol.wire import (
     BindingArgs,
     FilterResult,
+    HostScores,
     WireError,
     binding_result,
     filter_error,
-    host_priorities,
     parse_binding_args,
     parse_extender_args,
 )
@@ -141,19 +140,19 @@ def test_filter_error() -> None:
     }
 
 
-def test_host_priorities_is_a_bare_list_of_int_scores() -> None:
-    scores = {"n1": 10, "n2": np.int64(3), "n3": 0}
-    wire = host_priorities(scores)  # type: ignore[arg-type]
+def test_host_scores_are_a_bare_host_priority_list() -> None:
+    wire = HostScores(["n1", "n2", "n3"], [10, 3, 0]).to_wire()
     assert wire == [
         {"Host": "n1", "Score": 10},
         {"Host": "n2", "Score": 3},
         {"Host": "n3", "Score": 0},
     ]
-    assert all(type(entry["Score"]) is int for entry in wire)
     assert orjson.dumps(wire) == (
         b'[{"Host":"n1","Score":10},{"Host":"n2","Score":3},{"Host":"n3","Score":0}]'
     )
-    assert host_priorities({}) == []
+    assert HostScores().to_wire() == []
+    with pytest.raises(ValueError):
+        HostScores(["n1"], []).to_wire()
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from snugfit.scheduler.protocol.wire import (
     BindingArgs,
     ExtenderArgs,
     FilterResult,
+    HostScores,
 )
 
 log = logging.getLogger("snugfit.extender")
@@ -170,21 +171,19 @@ class Extender:
             result.nodes = [args.nodes[p] for p in fitting]
         return result
 
-    def prioritize(self, args: ExtenderArgs) -> dict[str, int]:
+    def prioritize(self, args: ExtenderArgs) -> HostScores:
         """Scores 1..10 for the nodes where the pod fits and that score above the lowest;
         the nodes left out get 0 from kube-scheduler, which is what they would get here."""
         try:
             e = self._evaluate(args)
         except PodRequestError:
-            return {}
+            return HostScores()
         fitting = np.flatnonzero(e.codes == Reason.FITS)
         if len(fitting) == 0:
-            return {}
+            return HostScores()
         scaled = extender_scores(self.scheduler().scores(e.state, e.demand, e.rows[fitting]))
         positive = scaled > 0
-        return dict(
-            zip(e.names[fitting[positive]].tolist(), scaled[positive].tolist(), strict=True)
-        )
+        return HostScores(e.names[fitting[positive]].tolist(), scaled[positive].tolist())
 
     # ---- bind ------------------------------------------------------------------------------
     async def bind(self, args: BindingArgs, fetch_pod: PodFetcher, bind_pod: Binder) -> str:

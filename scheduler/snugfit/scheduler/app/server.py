@@ -28,7 +28,6 @@ from snugfit.scheduler.protocol.wire import (
     WireError,
     binding_result,
     filter_error,
-    host_priorities,
     parse_binding_args,
     parse_extender_args,
 )
@@ -98,7 +97,7 @@ async def handle_prioritize(request: web.Request) -> web.Response:
         args = parse_extender_args(await _read_json(request))
     except WireError as exc:
         return _json({"Error": f"snugfit: malformed prioritize request: {exc}"}, status=400)
-    return _json(host_priorities(request.app[EXTENDER].prioritize(args)))
+    return _json(request.app[EXTENDER].prioritize(args).to_wire())
 
 
 async def handle_bind(request: web.Request) -> web.Response:

@@ -127,8 +127,17 @@ def filter_error(message: str) -> JsonObject:
     return FilterResult(error=message).to_wire(cache_capable=True)
 
 
-def host_priorities(scores: dict[str, int]) -> list[JsonObject]:
-    return [{"Host": host, "Score": int(score)} for host, score in scores.items()]
+@dataclass(frozen=True)
+class HostScores:
+    """A prioritize reply: one score per host, in the order of the request."""
+
+    hosts: list[str] = field(default_factory=list)
+    scores: list[int] = field(default_factory=list)
+
+    def to_wire(self) -> list[JsonObject]:
+        """The HostPriorityList. Built straight from the two lists: at 5,000 nodes a dict of
+        scores in between costs as much again."""
+        return [{"Host": h, "Score": s} for h, s in zip(self.hosts, self.scores, strict=True)]
 
 
 def binding_result(error: str = "") -> JsonObject:
