@@ -281,6 +281,25 @@ async def test_prioritize_scores(aiohttp_client: Any, args: Any) -> None:
 
 
 @aio
+async def test_prioritize_names_nodes_that_joined_since_the_last_reply(aiohttp_client: Any) -> None:
+    cache = make_cache()
+    client = await client_for(aiohttp_client, cache=cache)
+    one_gpu = pod("p", {GPU: "1", "cpu": "1"})
+    _, reply = await post(client, "/prioritize", names_args(one_gpu, ALL))
+    assert [e["Host"] for e in reply] == ["gpu-1", "gpu-2"]
+    cache.upsert_node(NODES["ghost"])  # a new row, ahead of gpu-1 to gpu-4 by name
+    cache.delete_node(NODES["gpu-1"])
+    _, reply = await post(client, "/prioritize", names_args(pod("big", {GPU: "8"}), ALL))
+    assert reply == [{"Host": "ghost", "Score": 10}]
+    _, reply = await post(client, "/prioritize", names_args(one_gpu, ALL))
+    fresh = ClusterCache(PACKING.model_memory_mib)
+    fresh.replace_nodes([n for name, n in NODES.items() if name != "gpu-1"])
+    fresh.replace_pods([HALF])
+    fresh_client = await client_for(aiohttp_client, cache=fresh)
+    assert reply == (await post(fresh_client, "/prioritize", names_args(one_gpu, ALL)))[1]
+
+
+@aio
 async def test_prioritize_a_bad_pod_scores_zero(aiohttp_client: Any) -> None:
     client = await client_for(aiohttp_client)
     bad = pod("p", {MEM: "1000", MILLI: "500"})

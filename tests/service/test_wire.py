@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
 from snugfit.scheduler.protocol.wire import (
     BindingArgs,
     FilterResult,
-    HostScores,
+    HostPriorityEncoder,
     WireError,
     binding_result,
     filter_error,
@@ -140,19 +141,18 @@ def test_filter_error() -> None:
     }
 
 
-def test_host_scores_are_a_bare_host_priority_list() -> None:
-    wire = HostScores(["n1", "n2", "n3"], [10, 3, 0]).to_wire()
-    assert wire == [
-        {"Host": "n1", "Score": 10},
-        {"Host": "n2", "Score": 3},
-        {"Host": "n3", "Score": 0},
-    ]
-    assert orjson.dumps(wire) == (
-        b'[{"Host":"n1","Score":10},{"Host":"n2","Score":3},{"Host":"n3","Score":0}]'
+def test_host_priorities_are_a_bare_list_of_int_scores() -> None:
+    encoder = HostPriorityEncoder(["n0", "n1", 'odd "name"', "n3"])
+    wire = encoder.encode(np.array([1, 3, 2]), np.array([10, 3, 0]))
+    assert wire == (
+        b'[{"Host":"n1","Score":10},{"Host":"n3","Score":3},{"Host":"odd \\"name\\"","Score":0}]'
     )
-    assert HostScores().to_wire() == []
-    with pytest.raises(ValueError):
-        HostScores(["n1"], []).to_wire()
+    assert orjson.loads(wire)[2] == {"Host": 'odd "name"', "Score": 0}
+    assert encoder.encode(np.array([], np.int64), np.array([], np.int64)) == b"[]"
+    with pytest.raises(ValueError, match="one score per host"):
+        encoder.encode(np.array([1]), np.array([], np.int64))
+    with pytest.raises(ValueError, match=r"within 0\.\.10"):
+        encoder.encode(np.array([1]), np.array([11]))
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from snugfit.scheduler.protocol.wire import (
     BindingArgs,
     ExtenderArgs,
     FilterResult,
-    HostScores,
+    HostPriorityEncoder,
 )
 
 log = logging.getLogger("snugfit.extender")
@@ -76,6 +76,8 @@ class Extender:
         self._rows_seen: dict[tuple[str, ...], tuple[I64, NDArray[np.object_]]] = {}
         self._rows_state: ClusterState | None = None
         self._checked: tuple[ClusterState, tuple[Any, ...], PodDemand, I64] | None = None
+        self._encoded_state: ClusterState | None = None
+        self._host_encoder = HostPriorityEncoder(())
 
     # ---- the policy ------------------------------------------------------------------------
     def scheduler(self) -> Scheduler:
@@ -171,19 +173,27 @@ class Extender:
             result.nodes = [args.nodes[p] for p in fitting]
         return result
 
-    def prioritize(self, args: ExtenderArgs) -> HostScores:
-        """Scores 1..10 for the nodes where the pod fits and that score above the lowest;
-        the nodes left out get 0 from kube-scheduler, which is what they would get here."""
+    def prioritize(self, args: ExtenderArgs) -> bytes:
+        """The HostPriorityList, encoded: scores 1..10 for the nodes where the pod fits and
+        that score above the lowest; the nodes left out get 0 from kube-scheduler, which is
+        what they would get here."""
         try:
             e = self._evaluate(args)
         except PodRequestError:
-            return HostScores()
+            return b"[]"
         fitting = np.flatnonzero(e.codes == Reason.FITS)
         if len(fitting) == 0:
-            return HostScores()
+            return b"[]"
         scaled = extender_scores(self.scheduler().scores(e.state, e.demand, e.rows[fitting]))
         positive = scaled > 0
-        return HostScores(e.names[fitting[positive]].tolist(), scaled[positive].tolist())
+        return self._encoder(e.state).encode(e.rows[fitting[positive]], scaled[positive])
+
+    def _encoder(self, state: ClusterState) -> HostPriorityEncoder:
+        """Replies by node row, made anew when the nodes change."""
+        if self._encoded_state is not state:
+            self._host_encoder = HostPriorityEncoder(state.node_names)
+            self._encoded_state = state
+        return self._host_encoder
 
     # ---- bind ------------------------------------------------------------------------------
     async def bind(self, args: BindingArgs, fetch_pod: PodFetcher, bind_pod: Binder) -> str:

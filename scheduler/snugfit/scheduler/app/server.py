@@ -97,7 +97,8 @@ async def handle_prioritize(request: web.Request) -> web.Response:
         args = parse_extender_args(await _read_json(request))
     except WireError as exc:
         return _json({"Error": f"snugfit: malformed prioritize request: {exc}"}, status=400)
-    return _json(request.app[EXTENDER].prioritize(args).to_wire())
+    reply = request.app[EXTENDER].prioritize(args)
+    return web.Response(body=reply, content_type="application/json")
 
 
 async def handle_bind(request: web.Request) -> web.Response:

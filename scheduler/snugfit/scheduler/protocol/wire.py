@@ -7,11 +7,18 @@ JSON array of {"Host", "Score"} with integer scores in 0..10.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import orjson
+from numpy.typing import NDArray
+
 MIN_EXTENDER_PRIORITY = 0
 MAX_EXTENDER_PRIORITY = 10
+SCORE_TEXT = np.array([str(s).encode() for s in range(MAX_EXTENDER_PRIORITY + 1)], dtype=object)
 
 JsonObject = dict[str, Any]
 
@@ -127,17 +134,27 @@ def filter_error(message: str) -> JsonObject:
     return FilterResult(error=message).to_wire(cache_capable=True)
 
 
-@dataclass(frozen=True)
-class HostScores:
-    """A prioritize reply: one score per host, in the order of the request."""
+class HostPriorityEncoder:
+    """HostPriorityList bytes for hosts given as indexes into one list of names (the cluster's
+    nodes). Each host's JSON up to its score is made once, so a reply for 5,000 hosts is one
+    join rather than 5,000 objects built and then encoded."""
 
-    hosts: list[str] = field(default_factory=list)
-    scores: list[int] = field(default_factory=list)
+    def __init__(self, names: Sequence[str]) -> None:
+        self._prefixes = np.array(
+            [b'{"Host":' + orjson.dumps(name) + b',"Score":' for name in names], dtype=object
+        )
 
-    def to_wire(self) -> list[JsonObject]:
-        """The HostPriorityList. Built straight from the two lists: at 5,000 nodes a dict of
-        scores in between costs as much again."""
-        return [{"Host": h, "Score": s} for h, s in zip(self.hosts, self.scores, strict=True)]
+    def encode(self, hosts: NDArray[np.int64], scores: NDArray[np.int64]) -> bytes:
+        if len(hosts) != len(scores):
+            raise ValueError("one score per host")
+        if not len(hosts):
+            return b"[]"
+        if scores.min() < MIN_EXTENDER_PRIORITY or scores.max() > MAX_EXTENDER_PRIORITY:
+            raise ValueError(
+                f"scores must be within {MIN_EXTENDER_PRIORITY}..{MAX_EXTENDER_PRIORITY}"
+            )
+        entries = map(operator.add, self._prefixes[hosts].tolist(), SCORE_TEXT[scores].tolist())
+        return b"[" + b"},".join(entries) + b"}]"
 
 
 def binding_result(error: str = "") -> JsonObject:
