@@ -25,13 +25,19 @@ def test_extender_relearns_as_pods_arrive_and_keeps_its_tie_order() -> None:
     cache.upsert_pod(pod("b", {MILLI: "300", "cpu": "1"}))  # 2 pods seen: due (1 -> 2)
     assert extender.scheduler() is first
     assert sorted(policy.workload.gpu_milli.tolist()) == [300, 500]  # type: ignore[attr-defined]
-    cache.upsert_pod(pod("c", {"cpu": "4"}))  # 3 seen: next refresh only at 4
+    cache.upsert_pod(pod("c", {"cpu": "4"}))  # 3 seen: due too (every pod up to 16)
     assert policy.workload.size == 2  # type: ignore[attr-defined]
-    extender.scheduler()
-    assert policy.workload.size == 2  # type: ignore[attr-defined]
-    cache.upsert_pod(pod("d", {"cpu": "4"}))
     extender.scheduler()
     assert policy.workload.size == 3  # type: ignore[attr-defined]
+    for i in range(13):  # 16 seen; the next refresh is due at 18 = 16 + 16 // 8
+        cache.upsert_pod(pod(f"same-{i}", {"cpu": "4"}))
+        extender.scheduler()
+    cache.upsert_pod(pod("e", {MILLI: "200", "cpu": "1"}))  # 17 seen: not due
+    extender.scheduler()
+    assert policy.workload.size == 3  # type: ignore[attr-defined]
+    cache.upsert_pod(pod("f", {"cpu": "4"}))
+    extender.scheduler()
+    assert policy.workload.size == 4  # type: ignore[attr-defined]
     assert first.rank(cache.state().num_nodes) is rank
 
 

@@ -52,14 +52,15 @@ def test_capped_fragmentation_by_hand(
     assert node_fragmentation(*args, cpu_capped=True)[0] == pytest.approx(capped)
 
 
-def test_learner_refreshes_on_a_doubling_then_fixed_schedule() -> None:
+def test_learner_refreshes_as_the_sample_grows_by_an_eighth_then_on_a_fixed_schedule() -> None:
     learner = WorkloadLearner(refresh_pods=4)
     pods = [
         PodDemand(cpu_milli=1000 * (i + 1), memory_mib=0, gpu_count=1, gpu_milli=1000)
-        for i in range(14)
+        for i in range(45)
     ]  # every pod a new shape: the mix moves at every refresh
     due = [i + 1 for i, pod in enumerate(pods) if learner.observe(pod, ("A",)) is not None]
-    assert due == [1, 2, 4, 8, 12]
+    # every pod up to 16, then +2 (16 // 8), +3 from 24, and at most 4 apart from 33
+    assert due == [*range(1, 17), 18, 20, 22, 24, 27, 30, 33, 37, 41, 45]
     with pytest.raises(ValueError, match="refresh_pods"):
         WorkloadLearner(refresh_pods=0)
 
@@ -70,13 +71,11 @@ def test_learner_keeps_its_target_while_the_mix_stands_still() -> None:
     learner = WorkloadLearner(refresh_pods=4)
     a = PodDemand(cpu_milli=1000, memory_mib=0, gpu_count=1, gpu_milli=1000)
     b = PodDemand(cpu_milli=2000, memory_mib=0, gpu_count=1, gpu_milli=500)
-    due = [i + 1 for i, pod in enumerate([a, b] * 8) if learner.observe(pod, ("A",)) is not None]
-    assert due == [1, 2]  # 1:1 from pod 2 on (at 4, 8, 12, 16 the mix is the same)
-    assert learner.observe(b, ("A",)) is None  # 17 pods: not due
-    for _ in range(2):
-        assert learner.observe(b, ("A",)) is None  # 18, 19
-    moved = learner.observe(b, ("A",))  # 20 = 16 + 4: due, and 8:12 is a new mix
-    assert moved is not None and sorted(moved.weight.tolist()) == [0.4, 0.6]
+    due = [i + 1 for i in range(16) if learner.observe(a, ("A",)) is not None]
+    assert due == [1]  # due at every pod up to 16, but the mix is always the same
+    assert learner.observe(b, ("A",)) is None  # 17 pods: not due (next at 18 = 16 + 16 // 8)
+    moved = learner.observe(a, ("A",))  # 18: due, and 17:1 is a new mix
+    assert moved is not None and sorted(moved.weight.tolist()) == pytest.approx([1 / 18, 17 / 18])
 
 
 def test_learner_refreshes_counts_kept_elsewhere_and_when_forced() -> None:

@@ -72,17 +72,24 @@ def target_workload(
     )
 
 
+REFRESH_GROWTH = 8  # a learned target is rebuilt once the sample has grown by 1/8
+
+
 def next_refresh(seen: int, refresh_pods: int) -> int:
-    """When to rebuild a learned target workload last rebuilt after ``seen`` pods."""
-    return max(1, min(2 * seen, seen + refresh_pods))
+    """When to rebuild a learned target workload last rebuilt after ``seen`` pods: once the
+    sample has grown by an eighth (after every pod while 16 or fewer are seen), and at least
+    every ``refresh_pods`` pods. The first pods' placements last: while few pods are seen,
+    each one moves the mix (and the share plan made from it) most."""
+    return max(1, seen + min(max(1, seen // REFRESH_GROWTH), refresh_pods))
 
 
 class WorkloadLearner:
     """The target workload learned from the pods seen so far, for a policy that must not know
     the future (multi-GPU shapes always kept): every pod is counted as it arrives, and the
-    target is rebuilt (and handed out only when the mix has moved) after 1, 2, 4, ...
-    pods and then every ``refresh_pods`` pods (rarely enough that per-node score caches stay
-    useful, often enough to follow a changing mix). The simulator counts pods through
+    target is rebuilt (and handed out only when the mix has moved) on ``next_refresh``'s
+    schedule: after every pod while 16 or fewer are seen, then as the sample grows by an
+    eighth, and at least every ``refresh_pods`` pods (rarely enough that per-node score
+    caches stay useful, often enough to follow a changing mix). The simulator counts pods through
     ``observe``; the extender, whose pods come and go with its watches, hands its own counts
     to ``refresh``."""
 

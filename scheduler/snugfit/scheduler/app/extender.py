@@ -82,8 +82,9 @@ class Extender:
     # ---- the policy ------------------------------------------------------------------------
     def scheduler(self) -> Scheduler:
         """The policy, rebuilt (with the target workload learned from the pods seen so far)
-        on first use, when the cluster's nodes change, and as pods are seen: after 1, 2, 4, ...
-        pods, then every ``workload_refresh_pods`` (the simulator's schedule)."""
+        on first use, when the cluster's nodes change, and as pods are seen: on the
+        simulator's schedule (``next_refresh``: after every pod while 16 or fewer are seen,
+        then as their number grows by an eighth, at least every ``workload_refresh_pods``)."""
         state = self.cache.state()
         stale = self._scheduler is None or state is not self._state_seen
         workload = self.learner.refresh(
