@@ -104,8 +104,8 @@ class ClusterCache:
         name = (node.get("metadata") or {}).get("name", "")
         before = self.inventories.get(name)
         self._put_node(node)
-        if self.inventories.get(name) != before:
-            self._state = None
+        if self.inventories.get(name) != before:  # status-only updates keep both
+            self._state = self._models = None
 
     def delete_node(self, node: Mapping[str, Any]) -> None:
         name = (node.get("metadata") or {}).get("name", "")
@@ -114,7 +114,6 @@ class ClusterCache:
 
     def _put_node(self, node: Mapping[str, Any]) -> None:
         name = (node.get("metadata") or {}).get("name", "")
-        self._models = None
         try:
             self.inventories[name] = node_inventory(node, self.model_memory_mib, self.default_model)
             self.node_errors.pop(name, None)
