@@ -3,6 +3,7 @@ choices, whatever happened to the cluster."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -42,25 +43,38 @@ def cluster(rng: np.random.Generator) -> ClusterState:
     return ClusterState.from_nodes(nodes)
 
 
-@pytest.mark.parametrize("name", sorted(POLICIES))
-@pytest.mark.parametrize("seed", [0, 1])
-def test_cached_scores_equal_uncached_after_apply_and_remove(name: str, seed: int) -> None:
+def random_run(name: str, seed: int) -> tuple[np.random.Generator, ClusterState, Policy]:
+    """A random cluster and the named policy targeting DEMANDS' mix."""
     rng = np.random.default_rng(seed)
     state = cluster(rng)
     wl = target_workload(shape_counts(DEMANDS), state.models)
-    policy = make_policy(name, PolicyContext(np.random.default_rng(seed), wl))
-    scheduler = Scheduler(policy, np.random.default_rng(seed))
-    cache = NodeScoreCache(policy, max_shapes=3)  # small: entries get evicted and rebuilt
-    placed: list[Placement] = []
+    return rng, state, make_policy(name, PolicyContext(np.random.default_rng(seed), wl))
+
+
+def churn(
+    state: ClusterState, scheduler: Scheduler, rng: np.random.Generator, placed: list[Placement]
+) -> Iterator[None]:
+    """120 steps, each removing a placed pod (about a third of the time) or placing one of
+    DEMANDS with ``scheduler``; ``placed`` holds what is placed."""
     for _ in range(120):
         if placed and rng.random() < 0.35:
             state.remove(placed.pop(int(rng.integers(len(placed)))))
         else:
-            demand = DEMANDS[int(rng.integers(len(DEMANDS)))]
-            result = scheduler.decide(state, demand)
+            result = scheduler.decide(state, DEMANDS[int(rng.integers(len(DEMANDS)))])
             if isinstance(result, Placement):
                 state.apply(result)
                 placed.append(result)
+        yield
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cached_scores_equal_uncached_after_apply_and_remove(name: str, seed: int) -> None:
+    rng, state, policy = random_run(name, seed)
+    scheduler = Scheduler(policy, np.random.default_rng(seed))
+    cache = NodeScoreCache(policy, max_shapes=3)  # small: entries get evicted and rebuilt
+    placed: list[Placement] = []
+    for _ in churn(state, scheduler, rng, placed):
         for demand in DEMANDS:
             feasible = np.flatnonzero(feasibility(state, demand) == Reason.FITS)
             if len(feasible) == 0:
@@ -76,23 +90,13 @@ def test_cached_scores_equal_uncached_after_apply_and_remove(name: str, seed: in
 @pytest.mark.parametrize("name", [n for n in sorted(POLICIES) if issubclass(POLICIES[n], Fgd)])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_kept_gpu_choices_equal_fresh_ones_after_apply_and_remove(name: str, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    state = cluster(rng)
-    wl = target_workload(shape_counts(DEMANDS), state.models)
-    policy = make_policy(name, PolicyContext(np.random.default_rng(seed), wl))
+    rng, state, policy = random_run(name, seed)
     assert isinstance(policy, Fgd)
     policy.best_slots = BestSlotCache(max_shapes=2)  # small: entries get evicted and rebuilt
     scheduler = Scheduler(policy, np.random.default_rng(seed))
     placed: list[Placement] = []
     sharing = [d for d in DEMANDS if d.is_sharing]
-    for _ in range(120):
-        if placed and rng.random() < 0.35:
-            state.remove(placed.pop(int(rng.integers(len(placed)))))
-        else:
-            result = scheduler.decide(state, DEMANDS[int(rng.integers(len(DEMANDS)))])
-            if isinstance(result, Placement):
-                state.apply(result)
-                placed.append(result)
+    for _ in churn(state, scheduler, rng, placed):
         for demand in sharing:
             nodes = np.flatnonzero(feasibility(state, demand) == Reason.FITS)
             if len(nodes):
