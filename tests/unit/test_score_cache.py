@@ -1,5 +1,5 @@
-"""NodeScoreCache gives exactly the uncached scores, and BestSlotCache exactly the uncached GPU
-choices, whatever happened to the cluster."""
+"""NodeScoreCache gives exactly the uncached scores, and the policy's PerNodeCache of GPU choices
+exactly the uncached choices, whatever happened to the cluster."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from snugfit.packing.best_slot_cache import BestSlotCache
 from snugfit.packing.cluster import ClusterState, GpuSpec, NodeSpec
 from snugfit.packing.demand import PodDemand
 from snugfit.packing.feasibility import Reason, feasibility
+from snugfit.packing.per_node_cache import PerNodeCache
 from snugfit.packing.placement import Placement
 from snugfit.packing.policies import POLICIES, Policy, PolicyContext, make_policy
 from snugfit.packing.policies.base import F64, I64
@@ -92,7 +92,9 @@ def test_cached_scores_equal_uncached_after_apply_and_remove(name: str, seed: in
 def test_kept_gpu_choices_equal_fresh_ones_after_apply_and_remove(name: str, seed: int) -> None:
     rng, state, policy = random_run(name, seed)
     assert isinstance(policy, Fgd)
-    policy.best_slots = BestSlotCache(max_shapes=2)  # small: entries get evicted and rebuilt
+    policy.best_slots = PerNodeCache(
+        np.int64, max_shapes=2
+    )  # small: entries get evicted and rebuilt
     scheduler = Scheduler(policy, np.random.default_rng(seed))
     placed: list[Placement] = []
     sharing = [d for d in DEMANDS if d.is_sharing]
@@ -115,17 +117,17 @@ def test_gpu_choices_are_asked_again_only_for_changed_nodes() -> None:
         asked.extend(nodes.tolist())
         return nodes % 2
 
-    cache = BestSlotCache()
+    cache = PerNodeCache(np.int64)
     demand, nodes = PodDemand(0, 0, 1, 500), np.arange(4)
-    assert cache.slots(state, demand, nodes, choose).tolist() == [0, 1, 0, 1]
+    assert cache.values(state, demand, nodes, choose).tolist() == [0, 1, 0, 1]
     cache.keep(state, PodDemand(0, 0, 1, 250), nodes[:2], np.array([1, 1]))
-    assert cache.slots(state, PodDemand(0, 0, 1, 250), nodes[:2], choose).tolist() == [1, 1]
+    assert cache.values(state, PodDemand(0, 0, 1, 250), nodes[:2], choose).tolist() == [1, 1]
     assert asked == [0, 1, 2, 3]  # kept choices are not asked for
     state.apply(Placement(2, (0,), (500,), 0, 0))
-    assert cache.slots(state, demand, nodes, choose).tolist() == [0, 1, 0, 1]
+    assert cache.values(state, demand, nodes, choose).tolist() == [0, 1, 0, 1]
     assert asked == [0, 1, 2, 3, 2]  # only the node that changed
     other = state.copy()  # same versions, another cluster: nothing kept is reused
-    cache.slots(other, demand, nodes, choose)
+    cache.values(other, demand, nodes, choose)
     assert asked == [0, 1, 2, 3, 2, 0, 1, 2, 3]
 
 

@@ -59,11 +59,8 @@ def host_slots(
         gpus = (idle[None, :, :] & accepted).sum(axis=2).T
     cpu = workload.cpu_milli[shapes]
     by_cpu = np.maximum(cpu_free, 0)[:, None] // np.maximum(cpu, 1)[None, :]
-    result: I64 = np.where(
-        cpu[None, :] > 0,
-        np.minimum(gpus // workload.gpu_count[shapes][None, :], by_cpu),
-        gpus // workload.gpu_count[shapes][None, :],
-    )
+    by_gpus = gpus // workload.gpu_count[shapes][None, :]
+    result: I64 = np.where(cpu[None, :] > 0, np.minimum(by_gpus, by_cpu), by_gpus)
     return result
 
 

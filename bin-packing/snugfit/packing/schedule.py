@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +11,7 @@ from snugfit.packing.cluster import ClusterState
 from snugfit.packing.demand import PodDemand, gpu_need
 from snugfit.packing.feasibility import Reason, feasibility, summarize
 from snugfit.packing.fragmentation import TargetWorkload
+from snugfit.packing.per_node_cache import PerNodeCache
 from snugfit.packing.placement import Placement
 from snugfit.packing.policies.base import F64, I64, Policy
 from snugfit.packing.workload import WorkloadLearner
@@ -36,30 +36,14 @@ class NodeScoreCache:
 
     def __init__(self, policy: Policy, max_shapes: int = 512) -> None:
         self.policy = policy
-        self.max_shapes = max_shapes
-        self._state: ClusterState | None = None
-        self._entries: OrderedDict[PodDemand, tuple[I64, F64]] = OrderedDict()
+        self._scores = PerNodeCache(np.float64, max_shapes)
 
     def scores(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
         if not self.policy.node_local:
             return self.policy.score(state, demand, nodes)
-        if state is not self._state:
-            self._state, self._entries = state, OrderedDict()
-        entry = self._entries.get(demand)
-        if entry is None:
-            entry = (np.full(state.num_nodes, -1, np.int64), np.zeros(state.num_nodes))
-            self._entries[demand] = entry
-            if len(self._entries) > self.max_shapes:
-                self._entries.popitem(last=False)
-        else:
-            self._entries.move_to_end(demand)
-        versions, cached = entry
-        stale = nodes[versions[nodes] != state.version[nodes]]
-        if len(stale):
-            cached[stale] = self.policy.score(state, demand, stale)
-            versions[stale] = state.version[stale]
-        result: F64 = cached[nodes]
-        return result
+        return self._scores.values(
+            state, demand, nodes, lambda stale: self.policy.score(state, demand, stale)
+        )
 
 
 def pick_best(nodes: I64, scores: F64, rng: np.random.Generator, rank: I64 | None) -> int:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from snugfit.packing import gpu_choice
-from snugfit.packing.best_slot_cache import BestSlotCache
 from snugfit.packing.cluster import ClusterState
 from snugfit.packing.demand import PodDemand, gpu_need
 from snugfit.packing.feasibility import fitting_slots
 from snugfit.packing.fragmentation import TargetWorkload, node_fragmentation
+from snugfit.packing.per_node_cache import PerNodeCache
 from snugfit.packing.policies.base import F64, I64, Policy, PolicyContext
 
 
@@ -91,11 +91,11 @@ class Fgd(Policy):
         if context.workload is None:
             raise ValueError("fgd needs a target workload")
         self.workload: TargetWorkload = context.workload
-        self.best_slots = BestSlotCache()
+        self.best_slots = PerNodeCache(np.int64)  # a sharing pod's GPU on each node
 
     def retarget(self, workload: TargetWorkload) -> None:
         self.workload = workload
-        self.best_slots = BestSlotCache()
+        self.best_slots = PerNodeCache(np.int64)
 
     def cpu_capped(self, demand: PodDemand) -> bool:
         """Whether this pod is scored with the CPU-capped measure (never, as published)."""
@@ -123,7 +123,7 @@ class Fgd(Policy):
             result: I64 = np.argmax(self.slot_scores(state, demand, stale), axis=1)
             return result
 
-        return self.best_slots.slots(state, demand, nodes, choose)
+        return self.best_slots.values(state, demand, nodes, choose)
 
     def choose_gpus(self, state: ClusterState, demand: PodDemand, node: int) -> tuple[int, ...]:
         if not demand.is_sharing:

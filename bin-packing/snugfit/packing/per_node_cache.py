@@ -1,0 +1,72 @@
+"""Values per pod shape and node, kept until the node changes.
+
+A node-local policy's score of a node, and the GPU a sharing pod takes there, depend on that
+node and the pod alone, so they stay valid until the node's version moves; a new cluster
+state object starts afresh, and a retargeted policy makes new caches. Entries are kept for
+the ``max_shapes`` pod shapes asked about most recently.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from snugfit.packing.cluster import ClusterState
+from snugfit.packing.demand import PodDemand
+
+I64 = NDArray[np.int64]
+S = TypeVar("S", np.int64, np.float64)
+UNSEEN = -1
+
+
+class PerNodeCache(Generic[S]):
+    def __init__(self, dtype: type[S], max_shapes: int = 512) -> None:
+        self.dtype: type[S] = dtype
+        self.max_shapes = max_shapes
+        self._state: ClusterState | None = None
+        self._entries: OrderedDict[PodDemand, tuple[I64, NDArray[S]]] = OrderedDict()
+
+    def _entry(self, state: ClusterState, demand: PodDemand) -> tuple[I64, NDArray[S]]:
+        """(versions, values) over every node for ``demand``; versions UNSEEN where not known."""
+        if state is not self._state:
+            self._state, self._entries = state, OrderedDict()
+        entry = self._entries.get(demand)
+        if entry is None:
+            entry = (
+                np.full(state.num_nodes, UNSEEN, np.int64),
+                np.zeros(state.num_nodes, self.dtype),
+            )
+            self._entries[demand] = entry
+            if len(self._entries) > self.max_shapes:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(demand)
+        return entry
+
+    def values(
+        self,
+        state: ClusterState,
+        demand: PodDemand,
+        nodes: I64,
+        compute: Callable[[I64], NDArray[S]],
+    ) -> NDArray[S]:
+        """(nodes,): the value of each node; ``compute(nodes)`` is asked only for the nodes
+        that changed since their value was kept."""
+        versions, kept = self._entry(state, demand)
+        stale = nodes[versions[nodes] != state.version[nodes]]
+        if len(stale):
+            kept[stale] = compute(stale)
+            versions[stale] = state.version[stale]
+        result: NDArray[S] = kept[nodes]
+        return result
+
+    def keep(self, state: ClusterState, demand: PodDemand, nodes: I64, values: NDArray[S]) -> None:
+        """Keep values found elsewhere (a GPU choice made while scoring) for the nodes as they
+        are now."""
+        versions, kept = self._entry(state, demand)
+        kept[nodes] = values
+        versions[nodes] = state.version[nodes]
