@@ -549,6 +549,27 @@ def test_node_fragmentation_of_many_alike_rows_matches_reference(data: st.DataOb
 
 
 @SETTINGS
+@given(
+    data=st.data(),
+    pods=st.lists(demands(), max_size=30),
+    cpu_capped=st.booleans(),
+)
+def test_a_node_measured_alone_gets_its_value_in_any_table(
+    data: st.DataObject, pods: list[PodDemand], cpu_capped: bool
+) -> None:
+    """A node's fragmentation depends on that node alone, whichever rows it is measured with:
+    policies keep it per node and reuse it in other batches."""
+    free, model, cpu, models, memory = data.draw(free_states(), label="state")
+    wl = target_workload(shape_counts(pods), models)
+    table = node_fragmentation(free, model, cpu, wl, memory, cpu_capped)
+    for n in range(len(free)):
+        alone = node_fragmentation(
+            free[n : n + 1], model[n : n + 1], cpu[n : n + 1], wl, memory[n : n + 1], cpu_capped
+        )
+        assert math.isclose(float(alone[0]), float(table[n]), rel_tol=1e-12, abs_tol=1e-9)
+
+
+@SETTINGS
 @given(rows=st.lists(st.lists(st.integers(-3, 3), min_size=3, max_size=3), min_size=1, max_size=40))
 def test_distinct_rows_names_each_row_by_an_equal_first_row(rows: list[list[int]]) -> None:
     table = np.array(rows, dtype=np.int64)

@@ -9,7 +9,7 @@ import pytest
 
 from snugfit.packing.cluster import ClusterState, GpuSpec, NodeSpec
 from snugfit.packing.demand import PodDemand
-from snugfit.packing.fragmentation import TargetWorkload, cluster_fragmentation
+from snugfit.packing.fragmentation import TargetWorkload, cluster_fragmentation, node_fragmentation
 from snugfit.packing.placement import Placement
 from snugfit.packing.policies import PolicyContext, make_policy
 from snugfit.packing.policies.fgd import Fgd, growth_per_slot, published_score, whole_growth
@@ -167,3 +167,25 @@ def test_memory_sized_shapes_count_too_small_gpus_as_fragment() -> None:
     demand = PodDemand(0, 0, 1, gpu_memory_mib=8000)
     wl = target_workload(shape_counts([demand]), state.models)
     assert cluster_fragmentation(state, wl) == 100
+
+
+def test_capped_measure_of_a_lone_node_reads_the_gpus_its_memory_sized_shapes_use() -> None:
+    # Two free GPUs: one of unknown memory (no memory-sized pod fits it), one of 16384 MiB,
+    # where a pod asking 8000 MiB takes ceil(8000 * 1000 / 16384) = 489 milli. CPU for one
+    # such pod: the capped measure counts all but that pod's 489 as fragmented, 2000 - 489,
+    # whether the node is measured alone or among others.
+    nodes = [
+        NodeSpec(f"n{i}", 4000, 1 << 20, (GpuSpec("A", 0), GpuSpec("A", 16384))) for i in range(2)
+    ]
+    state = ClusterState.from_nodes(nodes)
+    wl = target_workload(shape_counts([PodDemand(4000, 0, 1, gpu_memory_mib=8000)]), state.models)
+    for rows in ([0], [0, 1]):
+        frag = node_fragmentation(
+            state.gpu_free[rows],
+            state.gpu_model[rows],
+            state.cpu_free[rows],
+            wl,
+            state.gpu_memory_mib[rows],
+            cpu_capped=True,
+        )
+        assert frag.tolist() == [1511.0] * len(rows)

@@ -166,8 +166,10 @@ def gpu_row_sums(
     sums = np.matmul(usable.astype(np.float32), per_slot)  # (n, M, 2)
     pod_share = None
     if cpu_capped:  # one pod's share per GPU on this node (GPU-memory shapes: per GPU)
-        one_row = need.shape[0] == 1
-        pod_share = need[0, :, 0][None, :] if one_row else np.where(usable, need, 0).max(axis=2)
+        same_everywhere = need.shape[0] == need.shape[2] == 1  # no shape sized in memory
+        pod_share = (
+            need[0, :, 0][None, :] if same_everywhere else np.where(usable, need, 0).max(axis=2)
+        )
     return GpuRowSums(
         gpu_free.sum(axis=1), sums[..., 0].astype(np.float64), sums[..., 1], pod_share
     )
