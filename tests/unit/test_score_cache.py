@@ -1,5 +1,6 @@
-"""NodeScoreCache gives exactly the uncached scores, and the policy's PerNodeCache of GPU choices
-exactly the uncached choices, whatever happened to the cluster."""
+"""NodeScoreCache gives exactly the uncached scores, and the policy's PerNodeCaches of GPU
+choices and of node fragmentation exactly the uncached values, whatever happened to the
+cluster."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from snugfit.packing.per_node_cache import PerNodeCache
 from snugfit.packing.placement import Placement
 from snugfit.packing.policies import POLICIES, Policy, PolicyContext, make_policy
 from snugfit.packing.policies.base import F64, I64
-from snugfit.packing.policies.fgd import Fgd
+from snugfit.packing.policies.fgd import Fgd, fragmentation_now
 from snugfit.packing.schedule import NodeScoreCache, Scheduler
 from snugfit.packing.workload import shape_counts, target_workload
 
@@ -104,6 +105,31 @@ def test_kept_gpu_choices_equal_fresh_ones_after_apply_and_remove(name: str, see
             if len(nodes):
                 fresh = np.argmax(policy.slot_scores(state, demand, nodes), axis=1)
                 np.testing.assert_array_equal(policy.sharing_slots(state, demand, nodes), fresh)
+    assert placed
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(POLICIES) if issubclass(POLICIES[n], Fgd)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kept_fragmentation_equals_a_fresh_measure_after_apply_and_remove(
+    name: str, seed: int
+) -> None:
+    rng, state, policy = random_run(name, seed)
+    assert isinstance(policy, Fgd)
+    scheduler = Scheduler(policy, np.random.default_rng(seed))
+    placed: list[Placement] = []
+    for _ in churn(state, scheduler, rng, placed):
+        nodes = np.arange(state.num_nodes)
+        subset = nodes[rng.random(len(nodes)) < 0.5]
+        for capped in (False, True):
+            for asked in (nodes, subset):
+                # measured in another batch of rows, a value may differ in its last bit (the
+                # product with the weights); a stale one differs by a pod's worth
+                np.testing.assert_allclose(
+                    policy.fragmentation_now(state, asked, capped),
+                    fragmentation_now(state, asked, policy.workload, capped),
+                    rtol=1e-12,
+                    atol=1e-9,
+                )
     assert placed
 
 

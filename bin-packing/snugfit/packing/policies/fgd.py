@@ -19,20 +19,36 @@ from snugfit.packing.per_node_cache import PerNodeCache
 from snugfit.packing.policies.base import F64, I64, Policy, PolicyContext
 
 
+def fragmentation_now(
+    state: ClusterState, nodes: I64, workload: TargetWorkload, cpu_capped: bool = False
+) -> F64:
+    """(nodes,): each node's fragmentation as it is now."""
+    return node_fragmentation(
+        state.gpu_free[nodes],
+        state.gpu_model[nodes],
+        state.cpu_free[nodes],
+        workload,
+        state.gpu_memory_mib[nodes],
+        cpu_capped,
+    )
+
+
 def growth_per_slot(
     state: ClusterState,
     demand: PodDemand,
     nodes: I64,
     workload: TargetWorkload,
     cpu_capped: bool = False,
+    before: F64 | None = None,
 ) -> F64:
     """(nodes, slots): fragmentation growth if the one-GPU pod goes to that slot; +inf where it
-    does not fit."""
+    does not fit. ``before``: the nodes' fragmentation as they are, where already known."""
     fits = fitting_slots(state, demand)[nodes]
     free = state.gpu_free[nodes]
     model = state.gpu_model[nodes]
     memory = state.gpu_memory_mib[nodes]
-    before = node_fragmentation(free, model, state.cpu_free[nodes], workload, memory, cpu_capped)
+    if before is None:
+        before = fragmentation_now(state, nodes, workload, cpu_capped)
     rows, slots = np.nonzero(fits)
     after_free = free[rows].copy()
     after_free[np.arange(len(rows)), slots] -= gpu_need(state, demand)[nodes][rows, slots]
@@ -62,15 +78,22 @@ def whole_growth(
     nodes: I64,
     workload: TargetWorkload,
     cpu_capped: bool = False,
+    before: F64 | None = None,
 ) -> F64:
-    """Fragmentation growth when the pod takes the first fitting GPUs (or none) of each node."""
-    free = state.gpu_free[nodes]
-    model = state.gpu_model[nodes]
-    memory = state.gpu_memory_mib[nodes]
-    before = node_fragmentation(free, model, state.cpu_free[nodes], workload, memory, cpu_capped)
+    """Fragmentation growth when the pod takes the first fitting GPUs (or none) of each node.
+    ``before``: the nodes' fragmentation as they are, where already known."""
+    if before is None:
+        before = fragmentation_now(state, nodes, workload, cpu_capped)
     after_free = first_fit_after(state, demand, nodes)
     cpu_after = state.cpu_free[nodes] - demand.cpu_milli
-    after = node_fragmentation(after_free, model, cpu_after, workload, memory, cpu_capped)
+    after = node_fragmentation(
+        after_free,
+        state.gpu_model[nodes],
+        cpu_after,
+        workload,
+        state.gpu_memory_mib[nodes],
+        cpu_capped,
+    )
     result: F64 = after - before
     return result
 
@@ -92,19 +115,32 @@ class Fgd(Policy):
             raise ValueError("fgd needs a target workload")
         self.workload: TargetWorkload = context.workload
         self.best_slots = PerNodeCache(np.int64)  # a sharing pod's GPU on each node
+        self.fragmentation = PerNodeCache(np.float64, max_shapes=2)  # per measure (capped?)
 
     def retarget(self, workload: TargetWorkload) -> None:
         self.workload = workload
         self.best_slots = PerNodeCache(np.int64)
+        self.fragmentation = PerNodeCache(np.float64, max_shapes=2)
 
     def cpu_capped(self, demand: PodDemand) -> bool:
         """Whether this pod is scored with the CPU-capped measure (never, as published)."""
         return False
 
+    def fragmentation_now(self, state: ClusterState, nodes: I64, cpu_capped: bool) -> F64:
+        """(nodes,): each node's fragmentation as it is now, under the policy's target (the
+        same for every pod scored with that measure, so kept until the node changes)."""
+
+        def measure(stale: I64) -> F64:
+            return fragmentation_now(state, stale, self.workload, cpu_capped)
+
+        return self.fragmentation.values(state, cpu_capped, nodes, measure)
+
     def slot_scores(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
         """(nodes, slots): a sharing pod's score on each GPU, -1 where it does not fit."""
         capped = self.cpu_capped(demand)
-        return published_score(growth_per_slot(state, demand, nodes, self.workload, capped))
+        before = self.fragmentation_now(state, nodes, capped)
+        growth = growth_per_slot(state, demand, nodes, self.workload, capped, before)
+        return published_score(growth)
 
     def score(self, state: ClusterState, demand: PodDemand, nodes: I64) -> F64:
         if demand.is_sharing:
@@ -113,7 +149,8 @@ class Fgd(Policy):
             result: F64 = slot_scores.max(axis=1)
             return result
         capped = self.cpu_capped(demand)
-        return published_score(whole_growth(state, demand, nodes, self.workload, capped))
+        before = self.fragmentation_now(state, nodes, capped)
+        return published_score(whole_growth(state, demand, nodes, self.workload, capped, before))
 
     def sharing_slots(self, state: ClusterState, demand: PodDemand, nodes: I64) -> I64:
         """(nodes,): the GPU a sharing pod takes on each node, the first with the best score

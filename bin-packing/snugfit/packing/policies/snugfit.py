@@ -183,22 +183,21 @@ class Snugfit(Fgd):
         chosen = nodes[near]
         k = len(chosen)
         both = np.concatenate([chosen, chosen])
-        free = np.concatenate([state.gpu_free[chosen], self.free_after(state, demand, chosen)])
-        cpu = np.concatenate([state.cpu_free[chosen], state.cpu_free[chosen] - demand.cpu_milli])
-        frag = node_fragmentation(
-            free,
-            state.gpu_model[both],
-            cpu,
+        free_after = self.free_after(state, demand, chosen)
+        cpu_after = state.cpu_free[chosen] - demand.cpu_milli
+        capped = self.cpu_capped(demand)
+        growth = node_fragmentation(
+            free_after,
+            state.gpu_model[chosen],
+            cpu_after,
             self.workload,
-            state.gpu_memory_mib[both],
-            self.cpu_capped(demand),
-        )
+            state.gpu_memory_mib[chosen],
+            capped,
+        ) - self.fragmentation_now(state, chosen, capped)
+        free = np.concatenate([state.gpu_free[chosen], free_after])
+        cpu = np.concatenate([state.cpu_free[chosen], cpu_after])
         next_growth = self.next_growth.growth(state, both, free, cpu)
-        key = (
-            frag[k:]
-            - frag[:k]
-            + next_pod_gain(next_growth[:k], next_growth[k:], self.workload.weight)
-        )
+        key = growth + next_pod_gain(next_growth[:k], next_growth[k:], self.workload.weight)
         result[near[key <= key.min() + 1e-6]] = best + 1  # equal keys: the node order decides
         return result
 
