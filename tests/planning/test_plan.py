@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from conftest import BIG, SMALL, small_inputs
 
 from snugfit.packing.demand import PodDemand
-from snugfit.simulations.executors import LocalPool
+from snugfit.simulations.executors import LocalPool, Session
 from snugfit.simulations.planning.catalogue import BUILTIN, CatalogueError, load_catalogue
 from snugfit.simulations.planning.evaluate import Target, build_nodes, evaluate, scale_workload
 from snugfit.simulations.planning.plan import BASELINE, POLICY, CrossJob, PlanResult, make_plan
@@ -208,9 +209,17 @@ class RecordingPool(LocalPool):
         super().__init__(1)
         self.jobs: list[object] = []
 
-    def map(self, fn: Any, jobs: Sequence[Any], on_done: Any = None) -> list[Any]:
-        self.jobs += jobs
-        return super().map(fn, jobs, on_done)
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with super().session() as inner:
+            submit = inner.submit
+
+            def recorded(fn: Any, job: Any) -> int:
+                self.jobs.append(job)
+                return submit(fn, job)
+
+            inner.submit = recorded  # type: ignore[method-assign]
+            yield inner
 
 
 def test_a_policys_own_cluster_is_not_replayed_again() -> None:

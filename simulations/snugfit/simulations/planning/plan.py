@@ -64,6 +64,11 @@ class PlanResult:
         return None if found is None else found.cost_per_hour
 
 
+def in_order(searches: dict[tuple[int, int, int], SearchResult]) -> list[SearchResult]:
+    """Searches by (batch, policy, place in batch), whatever order they finished in."""
+    return [searches[k] for k in sorted(searches)]
+
+
 def make_plan(
     inputs: PlanInputs,
     executor: Executor,
@@ -71,8 +76,10 @@ def make_plan(
     on_total: Callable[[int], None] | None = None,
 ) -> PlanResult:
     started = time.perf_counter()
-    # per policy, candidates cheapest volume bound first; a round searches the next few of
-    # each policy in parallel, and candidates whose bound exceeds a cluster found are dropped
+    # per policy, candidates cheapest volume bound first, searched a few at a time (a batch);
+    # candidates whose bound exceeds a cluster found are dropped. Policies go on independently:
+    # once a policy's searches are done its cluster is final, and the other policies are
+    # replayed on it while the slower searches still run.
     bounds = {
         c: cost_lower_bound(inputs.pods, inputs.types, c, inputs.target)
         for c in candidates(inputs.pods, inputs.types)
@@ -81,39 +88,69 @@ def make_plan(
              for p in inputs.policies}  # fmt: skip
     if on_total:
         on_total(sum(len(q) for q in queue.values()) + len(inputs.policies) ** 2)
-    per_round = max(1, executor.slots // len(inputs.policies))
-    searches: list[SearchResult] = []
-    while any(queue.values()):
-        jobs = []
-        for policy, pending in queue.items():
-            jobs += [SearchJob(inputs.pods, inputs.types, c, policy, inputs.seeds, inputs.target)
-                     for c in pending[:per_round]]  # fmt: skip
-            del pending[:per_round]
-        searches += executor.map(search, jobs, lambda r: on_step and on_step(r.job_label))
-        for policy, pending in queue.items():
-            found = cheapest(searches, policy)
+    per_batch = max(1, executor.slots // len(inputs.policies))
+    seed = inputs.seeds[0]
+    searches: dict[tuple[int, int, int], SearchResult] = {}  # (batch, policy, place): result
+    batches = dict.fromkeys(inputs.policies, 0)
+    running = dict.fromkeys(inputs.policies, 0)
+    done: dict[tuple[str, Counts, int], Evaluation] = {}  # (policy, counts, seed): replay
+    crossing: set[tuple[str, Counts]] = set()
+    with executor.session() as session:
+        work: dict[int, tuple[int, int, int] | CrossJob] = {}
+
+        def next_batch(policy: str) -> None:
+            found = cheapest(in_order(searches), policy)
+            pending = queue[policy]
             if found is not None:
-                dropped = [c for c in pending if bounds[c] >= found.cost_per_hour]
-                pending[:] = [c for c in pending if bounds[c] < found.cost_per_hour]
-                for _ in dropped:
+                for _ in (c for c in pending if bounds[c] >= found.cost_per_hour):
                     if on_step:
                         on_step(f"{policy}: skipped a candidate that cannot be cheaper")
-    chosen = {p: cheapest(searches, p) for p in inputs.policies}
+                pending[:] = [c for c in pending if bounds[c] < found.cost_per_hour]
+            if pending:
+                index = inputs.policies.index(policy)
+                for place, c in enumerate(pending[:per_batch]):
+                    job = SearchJob(inputs.pods, inputs.types, c, policy, inputs.seeds,
+                                    inputs.target)  # fmt: skip
+                    work[session.submit(search, job)] = (batches[policy], index, place)
+                    running[policy] += 1
+                del pending[:per_batch]
+                batches[policy] += 1
+            elif found is not None and found.counts is not None:
+                cross(found.counts)
+
+        def cross(counts: Counts) -> None:
+            for p in inputs.policies:
+                if (p, counts, seed) not in done and (p, counts) not in crossing:
+                    crossing.add((p, counts))
+                    job = CrossJob(inputs.pods, inputs.types, counts, p, seed, inputs.target)
+                    work[session.submit(run_cross, job)] = job
+
+        for policy in inputs.policies:
+            next_batch(policy)
+        while session.running:
+            ticket, result = session.next_done()
+            what = work.pop(ticket)
+            if isinstance(what, CrossJob):
+                done[(result.policy, result.counts, result.seed)] = result
+                if on_step:
+                    on_step(f"{result.policy} replay")
+                continue
+            searches[what] = result
+            done.update({(e.policy, e.counts, e.seed): e for e in result.evaluations})
+            running[result.policy] -= 1
+            if not running[result.policy]:
+                next_batch(result.policy)
+    chosen = {p: cheapest(in_order(searches), p) for p in inputs.policies}
     clusters = {r.counts for r in chosen.values() if r is not None and r.counts is not None}
-    # a policy's own cluster was replayed by its search already (replays are deterministic)
-    done = {(e.policy, e.counts, e.seed): e for r in searches for e in r.evaluations}
     wanted = [(p, counts) for counts in sorted(clusters) for p in inputs.policies]
-    missing = [
-        CrossJob(inputs.pods, inputs.types, counts, p, inputs.seeds[0], inputs.target)
-        for p, counts in wanted
-        if (p, counts, inputs.seeds[0]) not in done
-    ]
-    ran = executor.map(run_cross, missing, lambda e: on_step and on_step(f"{e.policy} replay"))
-    done.update({(e.policy, e.counts, e.seed): e for e in ran})
-    for _ in range(len(wanted) - len(missing)):
+    for _ in range(len(wanted) - len(crossing & set(wanted))):
         if on_step:
             on_step("replay already made by the search")
-    cross = tuple(done[p, counts, inputs.seeds[0]] for p, counts in wanted)
     return PlanResult(
-        inputs, tuple(searches), chosen, cross, executor.name, time.perf_counter() - started
+        inputs,
+        tuple(in_order(searches)),
+        chosen,
+        tuple(done[p, counts, seed] for p, counts in wanted),
+        executor.name,
+        time.perf_counter() - started,
     )
