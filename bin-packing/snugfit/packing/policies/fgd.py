@@ -19,18 +19,28 @@ from snugfit.packing.per_node_cache import PerNodeCache
 from snugfit.packing.policies.base import F64, I64, Policy, PolicyContext
 
 
+def fragmentation_with(
+    state: ClusterState,
+    nodes: I64,
+    gpu_free: I64,
+    cpu_free: I64,
+    workload: TargetWorkload,
+    cpu_capped: bool = False,
+) -> F64:
+    """(nodes,): the fragmentation of ``nodes`` (their GPU models and memories) with these free
+    GPU shares (nodes, slots) and free CPU (nodes,): as they are, or as a pod would leave them."""
+    memory = state.gpu_memory_mib[nodes]
+    return node_fragmentation(
+        gpu_free, state.gpu_model[nodes], cpu_free, workload, memory, cpu_capped
+    )
+
+
 def fragmentation_now(
     state: ClusterState, nodes: I64, workload: TargetWorkload, cpu_capped: bool = False
 ) -> F64:
     """(nodes,): each node's fragmentation as it is now."""
-    return node_fragmentation(
-        state.gpu_free[nodes],
-        state.gpu_model[nodes],
-        state.cpu_free[nodes],
-        workload,
-        state.gpu_memory_mib[nodes],
-        cpu_capped,
-    )
+    free, cpu = state.gpu_free[nodes], state.cpu_free[nodes]
+    return fragmentation_with(state, nodes, free, cpu, workload, cpu_capped)
 
 
 def growth_per_slot(
@@ -44,18 +54,13 @@ def growth_per_slot(
     """(nodes, slots): fragmentation growth if the one-GPU pod goes to that slot; +inf where it
     does not fit. ``before``: the nodes' fragmentation as they are, where already known."""
     fits = fitting_slots(state, demand)[nodes]
-    free = state.gpu_free[nodes]
-    model = state.gpu_model[nodes]
-    memory = state.gpu_memory_mib[nodes]
     if before is None:
         before = fragmentation_now(state, nodes, workload, cpu_capped)
     rows, slots = np.nonzero(fits)
-    after_free = free[rows].copy()
+    after_free = state.gpu_free[nodes[rows]]
     after_free[np.arange(len(rows)), slots] -= gpu_need(state, demand)[nodes][rows, slots]
-    cpu_after = state.cpu_free[nodes][rows] - demand.cpu_milli
-    after = node_fragmentation(
-        after_free, model[rows], cpu_after, workload, memory[rows], cpu_capped
-    )
+    cpu_after = state.cpu_free[nodes[rows]] - demand.cpu_milli
+    after = fragmentation_with(state, nodes[rows], after_free, cpu_after, workload, cpu_capped)
     growth = np.full(fits.shape, np.inf)
     growth[rows, slots] = after - before[rows]
     return growth
@@ -86,14 +91,7 @@ def whole_growth(
         before = fragmentation_now(state, nodes, workload, cpu_capped)
     after_free = first_fit_after(state, demand, nodes)
     cpu_after = state.cpu_free[nodes] - demand.cpu_milli
-    after = node_fragmentation(
-        after_free,
-        state.gpu_model[nodes],
-        cpu_after,
-        workload,
-        state.gpu_memory_mib[nodes],
-        cpu_capped,
-    )
+    after = fragmentation_with(state, nodes, after_free, cpu_after, workload, cpu_capped)
     result: F64 = after - before
     return result
 

@@ -41,12 +41,12 @@ import numpy as np
 
 from snugfit.packing.cluster import ClusterState
 from snugfit.packing.demand import PodDemand, gpu_need
-from snugfit.packing.fragmentation import TargetWorkload, node_fragmentation
+from snugfit.packing.fragmentation import TargetWorkload
 from snugfit.packing.host_reserve import Bool, HostReserve
 from snugfit.packing.lookahead import NextGrowthCache, next_pod_gain, opens_idle_node
 from snugfit.packing.model_reserve import ModelReserve
 from snugfit.packing.policies.base import F64, I64, PolicyContext
-from snugfit.packing.policies.fgd import Fgd, first_fit_after
+from snugfit.packing.policies.fgd import Fgd, first_fit_after, fragmentation_with
 from snugfit.packing.share_plan import SharePlan, share_plan
 
 PLAN_LIFT = 101.0  # above every published score (0..100): on-plan GPUs first
@@ -186,13 +186,8 @@ class Snugfit(Fgd):
         free_after = self.free_after(state, demand, chosen)
         cpu_after = state.cpu_free[chosen] - demand.cpu_milli
         capped = self.cpu_capped(demand)
-        growth = node_fragmentation(
-            free_after,
-            state.gpu_model[chosen],
-            cpu_after,
-            self.workload,
-            state.gpu_memory_mib[chosen],
-            capped,
+        growth = fragmentation_with(
+            state, chosen, free_after, cpu_after, self.workload, capped
         ) - self.fragmentation_now(state, chosen, capped)
         free = np.concatenate([state.gpu_free[chosen], free_after])
         cpu = np.concatenate([state.cpu_free[chosen], cpu_after])
