@@ -229,3 +229,14 @@ def test_a_policys_own_cluster_is_not_replayed_again() -> None:
     own = {(p, r.counts) for p, r in plan.chosen.items() if r}
     assert crossed and not own & set(crossed)
     assert len(crossed) + len(own) == len(plan.cross)
+
+
+def test_progress_counts_every_search_skip_and_replay_up_to_the_total() -> None:
+    steps: list[str] = []
+    totals: list[int] = []
+    plan = make_plan(small_inputs(), LocalPool(1), steps.append, totals.append)
+    labels = [r.job_label for r in plan.searches]
+    assert labels and all(label in steps for label in labels)
+    clusters = {r.counts for r in plan.chosen.values() if r and r.counts}
+    assert len(clusters) == len(plan.inputs.policies)  # so every step of the total is made
+    assert totals == [len(steps)]

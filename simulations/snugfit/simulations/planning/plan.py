@@ -136,6 +136,9 @@ def make_plan(
                     on_step(f"{result.policy} replay")
                 continue
             searches[what] = result
+            if on_step:
+                on_step(result.job_label)
+            # a policy's own cluster is replayed by its search (replays are deterministic)
             done.update({(e.policy, e.counts, e.seed): e for e in result.evaluations})
             running[result.policy] -= 1
             if not running[result.policy]:
