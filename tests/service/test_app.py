@@ -276,8 +276,8 @@ async def test_prioritize_scores(aiohttp_client: Any, args: Any) -> None:
     status, reply = await post(client, "/prioritize", args(pod("p", {GPU: "1", "cpu": "1"}), ALL))
     assert status == 200
     # gpu-4 (lowest, 0), cpu-only (infeasible) and ghost (unknown) are left out: kube-scheduler
-    # adds nothing for a host missing from the list, the same as a score of 0
-    assert reply == [{"Host": "gpu-1", "Score": 2}, {"Host": "gpu-2", "Score": 10}]
+    # adds nothing for a host missing from the list, the same as a score of 0; best first
+    assert reply == [{"Host": "gpu-2", "Score": 10}, {"Host": "gpu-1", "Score": 2}]
 
 
 @aio
@@ -286,7 +286,7 @@ async def test_prioritize_names_nodes_that_joined_since_the_last_reply(aiohttp_c
     client = await client_for(aiohttp_client, cache=cache)
     one_gpu = pod("p", {GPU: "1", "cpu": "1"})
     _, reply = await post(client, "/prioritize", names_args(one_gpu, ALL))
-    assert [e["Host"] for e in reply] == ["gpu-1", "gpu-2"]
+    assert [e["Host"] for e in reply] == ["gpu-2", "gpu-1"]
     cache.upsert_node(NODES["ghost"])  # a new row, ahead of gpu-1 to gpu-4 by name
     cache.delete_node(NODES["gpu-1"])
     _, reply = await post(client, "/prioritize", names_args(pod("big", {GPU: "8"}), ALL))
@@ -319,7 +319,8 @@ async def test_prioritize_lists_feasible_nodes_with_ints_up_to_ten(
     _, reply = await post(client, "/prioritize", names_args(pod("p", requests), ALL))
     scores = {e["Host"]: e["Score"] for e in reply}
     assert len(scores) == len(reply)  # each host once
-    assert list(scores) == [n for n in ALL if n in scores]  # in request order
+    # best first, and in request order within a score
+    assert list(scores) == sorted(scores, key=lambda host: (-scores[host], ALL.index(host)))
     assert all(type(s) is int and 1 <= s <= 10 for s in scores.values())
     assert "ghost" not in scores
     if GPU in requests or MILLI in requests or MEM in requests:

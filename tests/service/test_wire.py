@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from snugfit.scheduler.protocol.wire import (
     BindingArgs,
@@ -77,6 +79,8 @@ def test_pod_key_defaults() -> None:
         ({"Pod": POD, "NodeNames": {"n1": 1}}, "NodeNames must be a list of strings"),
         ({"Pod": POD, "NodeNames": ["n1", 2]}, "NodeNames[] must be a non-empty string"),
         ({"Pod": POD, "NodeNames": [""]}, "NodeNames[] must be a non-empty string"),
+        ({"Pod": POD, "NodeNames": ["n1", None]}, "NodeNames[] must be a non-empty string"),
+        ({"Pod": POD, "NodeNames": [["n1"]]}, "NodeNames[] must be a non-empty string"),
         ({"Pod": POD, "Nodes": ["n1"]}, "Nodes must be a JSON object"),
         ({"Pod": POD, "Nodes": {"items": {"n1": N1}}}, "Nodes.items must be a list"),
         ({"Pod": POD, "Nodes": {"items": ["n1"]}}, "Nodes.items[] must be a JSON object"),
@@ -153,6 +157,34 @@ def test_host_priorities_are_a_bare_list_of_int_scores() -> None:
         encoder.encode(np.array([1]), np.array([], np.int64))
     with pytest.raises(ValueError, match=r"within 0\.\.10"):
         encoder.encode(np.array([1]), np.array([11]))
+
+
+@given(
+    st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=12, unique=True).flatmap(
+        lambda names: st.tuples(
+            st.just(names),
+            st.lists(
+                st.tuples(st.integers(0, len(names) - 1), st.integers(0, 10)),
+                max_size=len(names),
+                unique_by=lambda pair: pair[0],
+            ),
+        )
+    )
+)
+def test_host_priorities_hold_every_host_once_best_first(
+    case: tuple[list[str], list[tuple[int, int]]],
+) -> None:
+    names, scored = case
+    hosts = np.array([h for h, _ in scored], np.int64)
+    scores = np.array([s for _, s in scored], np.int64)
+    reply = orjson.loads(HostPriorityEncoder(names).encode(hosts, scores))
+    assert sorted((e["Host"], e["Score"]) for e in reply) == sorted(
+        (names[h], s) for h, s in scored
+    )
+    assert [e["Score"] for e in reply] == sorted((s for _, s in scored), reverse=True)
+    for score in set(scores.tolist()):  # the order given, within a score
+        given_order = [names[h] for h, s in scored if s == score]
+        assert [e["Host"] for e in reply if e["Score"] == score] == given_order
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ JSON array of {"Host", "Score"} with integer scores in 0..10.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,8 @@ from numpy.typing import NDArray
 
 MIN_EXTENDER_PRIORITY = 0
 MAX_EXTENDER_PRIORITY = 10
-SCORE_TEXT = np.array([str(s).encode() for s in range(MAX_EXTENDER_PRIORITY + 1)], dtype=object)
+SCORE_END = [b',"Score":%d}' % s for s in range(MAX_EXTENDER_PRIORITY + 1)]  # ends a host's entry
+SCORE_SEPARATOR = [end + b"," for end in SCORE_END]  # ends one entry and leads to the next
 
 JsonObject = dict[str, Any]
 
@@ -74,7 +74,11 @@ def parse_extender_args(body: Any) -> ExtenderArgs:
         if not isinstance(names, list):
             raise WireError("NodeNames must be a list of strings")
         node_names = tuple(names)
-        if not set(map(type, node_names)) <= {str} or "" in node_names:
+        try:
+            "".join(node_names)  # refuses anything but strings, at a tenth of a type check's cost
+        except TypeError:
+            raise WireError("NodeNames[] must be a non-empty string") from None
+        if "" in node_names:
             raise WireError("NodeNames[] must be a non-empty string")
         return ExtenderArgs(pod, node_names, None)
     if node_list is not None:
@@ -136,13 +140,14 @@ def filter_error(message: str) -> JsonObject:
 
 class HostPriorityEncoder:
     """HostPriorityList bytes for hosts given as indexes into one list of names (the cluster's
-    nodes). Each host's JSON up to its score is made once, so a reply for 5,000 hosts is one
-    join rather than 5,000 objects built and then encoded."""
+    nodes). Each host's ``{"Host":name`` is made once per list of names, and a reply is one
+    join per score present: the hosts grouped by score, best first, in the order given within
+    a score (kube-scheduler adds up each host's scores and reads no order). For 5,000 hosts
+    that is a fraction of building and encoding 5,000 objects, or of one concatenation per
+    host."""
 
     def __init__(self, names: Sequence[str]) -> None:
-        self._prefixes = np.array(
-            [b'{"Host":' + orjson.dumps(name) + b',"Score":' for name in names], dtype=object
-        )
+        self._hosts = np.array([b'{"Host":' + orjson.dumps(name) for name in names], dtype=object)
 
     def encode(self, hosts: NDArray[np.int64], scores: NDArray[np.int64]) -> bytes:
         if len(hosts) != len(scores):
@@ -153,8 +158,18 @@ class HostPriorityEncoder:
             raise ValueError(
                 f"scores must be within {MIN_EXTENDER_PRIORITY}..{MAX_EXTENDER_PRIORITY}"
             )
-        entries = map(operator.add, self._prefixes[hosts].tolist(), SCORE_TEXT[scores].tolist())
-        return b"[" + b"},".join(entries) + b"}]"
+        order = np.argsort(-scores, kind="stable")
+        ranked = scores[order]
+        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+        ends = np.r_[starts[1:], len(ranked)]
+        entries = self._hosts[hosts[order]].tolist()
+        groups = [
+            SCORE_SEPARATOR[score].join(entries[start:end]) + SCORE_END[score]
+            for start, end, score in zip(
+                starts.tolist(), ends.tolist(), ranked[starts].tolist(), strict=True
+            )
+        ]
+        return b"[" + b",".join(groups) + b"]"
 
 
 def binding_result(error: str = "") -> JsonObject:
