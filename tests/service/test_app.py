@@ -300,6 +300,44 @@ async def test_prioritize_names_nodes_that_joined_since_the_last_reply(aiohttp_c
 
 
 @aio
+@pytest.mark.parametrize("seed", range(4))
+async def test_node_lists_in_any_order_and_filter_replies_reread_after_node_changes(
+    aiohttp_client: Any, seed: int
+) -> None:
+    """kube-scheduler sends filter its feasible nodes in the order its parallel filtering
+    finished them, and prioritize the list filter returned: any order gets the same answers
+    per node, and a filter reply sent back after the nodes changed is read afresh."""
+    order = [ALL[i] for i in np.random.default_rng(seed).permutation(len(ALL))]
+    one_gpu = pod("p", {GPU: "1", "cpu": "1"})
+    cache = make_cache()
+    client = await client_for(aiohttp_client, cache=cache)
+    reference = await client_for(aiohttp_client)
+    _, shuffled = await post(client, "/filter", names_args(one_gpu, order))
+    _, sorted_reply = await post(reference, "/filter", names_args(one_gpu, ALL))
+    assert shuffled["NodeNames"] == [n for n in order if n in sorted_reply["NodeNames"]]
+    assert shuffled["FailedNodes"] == sorted_reply["FailedNodes"]
+    assert shuffled["FailedAndUnresolvableNodes"] == sorted_reply["FailedAndUnresolvableNodes"]
+
+    def by_host(reply: list[dict[str, Any]]) -> dict[str, int]:
+        return {e["Host"]: e["Score"] for e in reply}
+
+    passed = shuffled["NodeNames"]
+    _, scores = await post(client, "/prioritize", names_args(one_gpu, passed))
+    _, expected = await post(reference, "/prioritize", names_args(one_gpu, sorted(passed)))
+    assert by_host(scores) == by_host(expected)
+    cache.upsert_node(NODES["ghost"])  # a new row ahead of the others: every row moves
+    cache.delete_node(NODES["gpu-4"])
+    fresh = ClusterCache(PACKING.model_memory_mib)
+    fresh.replace_nodes([n for name, n in NODES.items() if name != "gpu-4"])
+    fresh.replace_pods([HALF])
+    fresh_client = await client_for(aiohttp_client, cache=fresh)
+    _, scores = await post(client, "/prioritize", names_args(one_gpu, passed))
+    _, expected = await post(fresh_client, "/prioritize", names_args(one_gpu, passed))
+    assert by_host(scores) == by_host(expected)
+    assert "gpu-4" not in by_host(scores)
+
+
+@aio
 async def test_prioritize_a_bad_pod_scores_zero(aiohttp_client: Any) -> None:
     client = await client_for(aiohttp_client)
     bad = pod("p", {MEM: "1000", MILLI: "500"})

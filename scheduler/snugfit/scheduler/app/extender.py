@@ -7,8 +7,9 @@ Scheduler.scores and the same GPU choice. Nothing here re-implements a score.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from snugfit.scheduler.protocol.wire import (
 log = logging.getLogger("snugfit.extender")
 UNRESOLVABLE = (Reason.GPU_MODEL_NOT_ALLOWED, Reason.TOO_FEW_GPUS)
 UNKNOWN_NODE = -1
+KNOWN_NODE_LISTS = 4  # node lists remembered: those of the last two filter calls and replies
 I64 = NDArray[np.int64]
 
 # Binder: (namespace, name, uid, node, assignment annotation) -> awaitable; raises on failure.
@@ -73,7 +75,7 @@ class Extender:
         self._scheduler: Scheduler | None = None
         self.learner = WorkloadLearner(config.workload_refresh_pods)
         self._state_seen: ClusterState | None = None
-        self._rows_seen: dict[tuple[str, ...], tuple[I64, NDArray[np.object_]]] = {}
+        self._rows_known: list[tuple[tuple[str, ...], I64, NDArray[np.object_]]] = []
         self._rows_state: ClusterState | None = None
         self._checked: tuple[ClusterState, tuple[Any, ...], PodDemand, I64] | None = None
         self._encoded_state: ClusterState | None = None
@@ -133,17 +135,31 @@ class Extender:
         return demand, reasons
 
     def _rows(self, state: ClusterState, names: tuple[str, ...]) -> tuple[I64, NDArray[np.object_]]:
-        """Rows of the named nodes (-1 if unknown) and the names as an array; kube-scheduler
-        sends the same list for pod after pod, so the last lists are remembered until the
-        nodes change."""
-        if state is not self._rows_state or len(self._rows_seen) >= 4:
-            self._rows_seen, self._rows_state = {}, state
-        found = self._rows_seen.get(names)
-        if found is None:
-            index = self.cache.indexes()
-            rows = np.fromiter((index.get(n, -1) for n in names), np.int64, len(names))
-            found = self._rows_seen[names] = (rows, np.array(names, dtype=object))
-        return found
+        """Rows of the named nodes (-1 if unknown) and the names as an array. kube-scheduler
+        filters nodes in parallel and sends filter the feasible ones in the order they
+        finished, a new order for each pod, and then sends prioritize the list filter
+        returned. The last few lists asked about and returned by filter are remembered until
+        the nodes change, and found again by comparing names, which costs a fraction of
+        looking each one up (hashing 5,000 names just read is most of that)."""
+        if state is not self._rows_state:
+            self._rows_known, self._rows_state = [], state
+        for known in self._rows_known:
+            if len(known[0]) == len(names) and known[0] == names:
+                return known[1], known[2]
+        index = self.cache.indexes()
+        rows = np.fromiter(map(index.get, names, repeat(UNKNOWN_NODE)), np.int64, len(names))
+        array = np.array(names, dtype=object)
+        self._remember(state, names, rows, array)
+        return rows, array
+
+    def _remember(
+        self, state: ClusterState, names: Sequence[str], rows: I64, array: NDArray[np.object_]
+    ) -> None:
+        """Keep a node list and its rows (the last few), for a request that sends it again."""
+        if state is not self._rows_state:
+            self._rows_known, self._rows_state = [], state
+        known = (tuple(names), rows, array)
+        self._rows_known = [known, *self._rows_known[: KNOWN_NODE_LISTS - 1]]
 
     def filter(self, args: ExtenderArgs) -> FilterResult:
         try:
@@ -169,7 +185,9 @@ class Extender:
             message = "snugfit: another node packs this pod better"
             result.failed.update(dict.fromkeys(e.names[fitting[scores < best]].tolist(), message))
             fitting = fitting[scores == best]
-        result.node_names = e.names[fitting].tolist()
+        passed = e.names[fitting]
+        result.node_names = passed.tolist()
+        self._remember(e.state, result.node_names, e.rows[fitting], passed)
         if args.nodes is not None:
             result.nodes = [args.nodes[p] for p in fitting]
         return result
