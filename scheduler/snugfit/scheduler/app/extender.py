@@ -39,6 +39,7 @@ UNRESOLVABLE = (Reason.GPU_MODEL_NOT_ALLOWED, Reason.TOO_FEW_GPUS)
 UNKNOWN_NODE = -1
 KNOWN_NODE_LISTS = 4  # node lists remembered: those of the last two filter calls and replies
 I64 = NDArray[np.int64]
+KnownNodeList = tuple[tuple[str, ...], I64, NDArray[np.object_]]  # names, their rows, as array
 
 # Binder: (namespace, name, uid, node, assignment annotation) -> awaitable; raises on failure.
 Binder = Callable[[str, str, str, str, str], Awaitable[None]]
@@ -75,7 +76,7 @@ class Extender:
         self._scheduler: Scheduler | None = None
         self.learner = WorkloadLearner(config.workload_refresh_pods)
         self._state_seen: ClusterState | None = None
-        self._rows_known: list[tuple[tuple[str, ...], I64, NDArray[np.object_]]] = []
+        self._rows_known: list[KnownNodeList] = []
         self._rows_state: ClusterState | None = None
         self._checked: tuple[ClusterState, tuple[Any, ...], PodDemand, I64] | None = None
         self._encoded_state: ClusterState | None = None
@@ -140,10 +141,9 @@ class Extender:
         finished, a new order for each pod, and then sends prioritize the list filter
         returned. The last few lists asked about and returned by filter are remembered until
         the nodes change, and found again by comparing names, which costs a fraction of
-        looking each one up (hashing 5,000 names just read is most of that)."""
-        if state is not self._rows_state:
-            self._rows_known, self._rows_state = [], state
-        for known in self._rows_known:
+        looking each one up (hashing every name just read, then a random read of the index
+        for each)."""
+        for known in self._lists_for(state):
             if len(known[0]) == len(names) and known[0] == names:
                 return known[1], known[2]
         index = self.cache.indexes()
@@ -156,10 +156,14 @@ class Extender:
         self, state: ClusterState, names: Sequence[str], rows: I64, array: NDArray[np.object_]
     ) -> None:
         """Keep a node list and its rows (the last few), for a request that sends it again."""
+        known = (tuple(names), rows, array)
+        self._rows_known = [known, *self._lists_for(state)[: KNOWN_NODE_LISTS - 1]]
+
+    def _lists_for(self, state: ClusterState) -> list[KnownNodeList]:
+        """The remembered node lists, forgotten when the nodes (and so their rows) change."""
         if state is not self._rows_state:
             self._rows_known, self._rows_state = [], state
-        known = (tuple(names), rows, array)
-        self._rows_known = [known, *self._rows_known[: KNOWN_NODE_LISTS - 1]]
+        return self._rows_known
 
     def filter(self, args: ExtenderArgs) -> FilterResult:
         try:
