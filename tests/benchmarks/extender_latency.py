@@ -124,7 +124,8 @@ def prioritize_body(probe: dict[str, Any], reply: dict[str, Any]) -> bytes:
 
 def filter_body(probe: dict[str, Any], nodes: list[dict[str, Any]], mode: str, seed: int) -> bytes:
     """What kube-scheduler sends to filter: every node (percentageOfNodesToScore: 100) in the
-    order its parallel filtering finished them, a new order for each pod."""
+    order its parallel filtering finished them, a new order for each pod (here a random
+    permutation; scheduler_node_order.py records the real ones)."""
     order = np.random.default_rng(seed).permutation(len(nodes)).tolist()
     if mode == "names":
         names = [nodes[i]["metadata"]["name"] for i in order]
