@@ -75,11 +75,16 @@ HALF = pod(
 )
 
 
-def make_cache() -> ClusterCache:
+def cache_without(left_out: str) -> ClusterCache:
+    """Every node of NODES but one, with HALF on gpu-2."""
     cache = ClusterCache(PACKING.model_memory_mib)
-    cache.replace_nodes([n for name, n in NODES.items() if name != "ghost"])
+    cache.replace_nodes([n for name, n in NODES.items() if name != left_out])
     cache.replace_pods([HALF])
     return cache
+
+
+def make_cache() -> ClusterCache:
+    return cache_without("ghost")
 
 
 async def client_for(
@@ -292,10 +297,7 @@ async def test_prioritize_names_nodes_that_joined_since_the_last_reply(aiohttp_c
     _, reply = await post(client, "/prioritize", names_args(pod("big", {GPU: "8"}), ALL))
     assert reply == [{"Host": "ghost", "Score": 10}]
     _, reply = await post(client, "/prioritize", names_args(one_gpu, ALL))
-    fresh = ClusterCache(PACKING.model_memory_mib)
-    fresh.replace_nodes([n for name, n in NODES.items() if name != "gpu-1"])
-    fresh.replace_pods([HALF])
-    fresh_client = await client_for(aiohttp_client, cache=fresh)
+    fresh_client = await client_for(aiohttp_client, cache=cache_without("gpu-1"))
     assert reply == (await post(fresh_client, "/prioritize", names_args(one_gpu, ALL)))[1]
 
 
@@ -327,10 +329,7 @@ async def test_node_lists_in_any_order_and_filter_replies_reread_after_node_chan
     assert by_host(scores) == by_host(expected)
     cache.upsert_node(NODES["ghost"])  # a new row ahead of the others: every row moves
     cache.delete_node(NODES["gpu-4"])
-    fresh = ClusterCache(PACKING.model_memory_mib)
-    fresh.replace_nodes([n for name, n in NODES.items() if name != "gpu-4"])
-    fresh.replace_pods([HALF])
-    fresh_client = await client_for(aiohttp_client, cache=fresh)
+    fresh_client = await client_for(aiohttp_client, cache=cache_without("gpu-4"))
     _, scores = await post(client, "/prioritize", names_args(one_gpu, passed))
     _, expected = await post(fresh_client, "/prioritize", names_args(one_gpu, passed))
     assert by_host(scores) == by_host(expected)
