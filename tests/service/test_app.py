@@ -35,7 +35,12 @@ from snugfit.packing.demand import PodDemand
 from snugfit.packing.placement import Placement
 from snugfit.scheduler.app import logs
 from snugfit.scheduler.app.config import ExtenderConfig
-from snugfit.scheduler.app.extender import Extender, binding, extender_scores
+from snugfit.scheduler.app.extender import (
+    UNUSED_PREPARED_LIMIT,
+    Extender,
+    binding,
+    extender_scores,
+)
 from snugfit.scheduler.app.server import EXTENDER, KUBE, build_app
 from snugfit.scheduler.cache.cluster_cache import ClusterCache, Held
 from snugfit.scheduler.kube.client import ApiError
@@ -334,6 +339,115 @@ async def test_node_lists_in_any_order_and_filter_replies_reread_after_node_chan
     _, expected = await post(fresh_client, "/prioritize", names_args(one_gpu, passed))
     assert by_host(scores) == by_host(expected)
     assert "gpu-4" not in by_host(scores)
+
+
+ONE_GPU = pod("p", {GPU: "1", "cpu": "1"})
+
+
+def passed_names(reply: dict[str, Any]) -> list[str]:
+    if reply["NodeNames"] is not None:
+        return list(reply["NodeNames"])
+    return [n["metadata"]["name"] for n in reply["Nodes"]["items"]]
+
+
+def replies_by_source(m: dict[tuple[str, frozenset[Any]], float]) -> dict[str, float]:
+    name = "snugfit_extender_prioritize_replies_total"
+    return {s: m.get((name, frozenset({("source", s)})), 0.0) for s in ("prepared", "computed")}
+
+
+@aio
+@pytest.mark.parametrize("args", [names_args, nodes_args])
+async def test_prioritize_after_filter_is_the_reply_prepared_once_filter_was_answered(
+    aiohttp_client: Any, args: Any
+) -> None:
+    client = await client_for(aiohttp_client)
+    _, passed = await post(client, "/filter", args(ONE_GPU, ALL))
+    names = passed_names(passed)
+    assert names == ["gpu-1", "gpu-2", "gpu-4"]
+    _, reply = await post(client, "/prioritize", args(ONE_GPU, names))
+    fresh = await client_for(aiohttp_client)
+    assert reply == (await post(fresh, "/prioritize", args(ONE_GPU, names)))[1]
+    m = await scrape(client)
+    assert replies_by_source(m) == {"prepared": 1, "computed": 0}
+    assert sample(m, "snugfit_extender_after_reply_seconds_count", verb="filter") == 1
+
+
+@aio
+async def test_a_prepared_prioritize_reply_is_not_used_once_the_cluster_the_pod_or_the_nodes_differ(
+    aiohttp_client: Any,
+) -> None:
+    cache = make_cache()
+    client = await client_for(aiohttp_client, cache=cache)
+    names = passed_names((await post(client, "/filter", names_args(ONE_GPU, ALL)))[1])
+    _, before = await post(client, "/prioritize", names_args(ONE_GPU, names))
+    await post(client, "/filter", names_args(ONE_GPU, ALL))
+    other = pod("other", {GPU: "1", "cpu": "1"}, node="gpu-4",
+                annotations=assignment("gpu-4", [0], [1000]))  # fmt: skip
+    cache.upsert_pod(other)  # the cluster changes between filter and prioritize
+    _, after = await post(client, "/prioritize", names_args(ONE_GPU, names))
+    assert after != before
+    reference = make_cache()
+    reference.replace_pods([HALF, other])
+    fresh = await client_for(aiohttp_client, cache=reference)
+    assert after == (await post(fresh, "/prioritize", names_args(ONE_GPU, names)))[1]
+    await post(client, "/filter", names_args(ONE_GPU, ALL))  # then another pod asks
+    two = pod("q", {GPU: "2", "cpu": "1"})
+    _, reply = await post(client, "/prioritize", names_args(two, names))
+    assert reply == (await post(fresh, "/prioritize", names_args(two, names)))[1]
+    await post(client, "/filter", names_args(ONE_GPU, ALL))  # then other nodes, as many
+    others = [*names[:2], "cpu-only"]
+    _, reply = await post(client, "/prioritize", names_args(ONE_GPU, others))
+    assert reply == (await post(fresh, "/prioritize", names_args(ONE_GPU, others)))[1]
+    assert replies_by_source(await scrape(client)) == {"prepared": 1, "computed": 3}
+
+
+@aio
+async def test_a_prepared_prioritize_reply_is_not_used_once_a_new_pod_moves_the_learned_mix(
+    aiohttp_client: Any,
+) -> None:
+    """The snugfit policy scores against the mix of the pods seen so far: a pending pod seen
+    between filter and prioritize can change it."""
+    config = ExtenderConfig(policy="snugfit")
+    cache = make_cache()
+    client = await client_for(aiohttp_client, config, cache)
+    small = pod("small", {MILLI: "250", "cpu": "1"})
+    names = passed_names((await post(client, "/filter", names_args(small, ALL)))[1])
+    whole = pod("whole", {GPU: "1", "cpu": "1"})
+    cache.upsert_pod(whole)  # pending: the state is unchanged, the pods seen are not
+    _, reply = await post(client, "/prioritize", names_args(small, names))
+    reference = make_cache()
+    reference.replace_pods([HALF, whole])
+    fresh = await client_for(aiohttp_client, config, reference)
+    _, expected = await post(fresh, "/prioritize", names_args(small, names))
+    assert reply == expected
+    before = await client_for(aiohttp_client, config)
+    assert reply != (await post(before, "/prioritize", names_args(small, names)))[1]
+
+
+@aio
+async def test_without_prioritize_calls_filter_stops_preparing_replies_until_one_comes(
+    aiohttp_client: Any,
+) -> None:
+    client = await client_for(aiohttp_client)
+    prepared = "snugfit_extender_after_reply_seconds_count"
+    for _ in range(UNUSED_PREPARED_LIMIT + 3):
+        await post(client, "/filter", names_args(ONE_GPU, ALL))
+    assert sample(await scrape(client), prepared, verb="filter") == UNUSED_PREPARED_LIMIT + 1
+    await post(client, "/prioritize", names_args(ONE_GPU, ["gpu-1", "gpu-2"]))
+    names = passed_names((await post(client, "/filter", names_args(ONE_GPU, ALL)))[1])
+    await post(client, "/prioritize", names_args(ONE_GPU, names))
+    m = await scrape(client)
+    assert sample(m, prepared, verb="filter") == UNUSED_PREPARED_LIMIT + 2
+    assert replies_by_source(m) == {"prepared": 1, "computed": 1}
+
+
+@aio
+async def test_a_filter_that_passes_one_node_prepares_nothing(aiohttp_client: Any) -> None:
+    """kube-scheduler does not ask prioritize about a pod that fits on one node only."""
+    client = await client_for(aiohttp_client)
+    await post(client, "/filter", names_args(TWO_GPUS, ALL))
+    m = await scrape(client)
+    assert ("snugfit_extender_after_reply_seconds_count", frozenset({("verb", "filter")})) not in m
 
 
 @aio

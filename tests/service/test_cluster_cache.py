@@ -250,7 +250,9 @@ def test_shapes_count_every_pod_once() -> None:
         (1000, 0, 0, None, 0): 1,
     }
     cache.upsert_pod(pod("a", {MILLI: "500", "cpu": "1"}, node="n1"))  # seen already
-    assert sum(cache.shapes.values()) == 5
+    assert sum(cache.shapes.values()) == cache.pods_seen == 5
+    cache.replace_pods([pod("f", {"cpu": "1"})])  # a relist counts afresh
+    assert cache.shapes == {(1000, 0, 0, None, 0): 1} and cache.pods_seen == 1
 
 
 def test_shapes_use_the_gpu_models_of_the_nodes_known_when_the_pod_is_seen() -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,12 +38,33 @@ log = logging.getLogger("snugfit.extender")
 UNRESOLVABLE = (Reason.GPU_MODEL_NOT_ALLOWED, Reason.TOO_FEW_GPUS)
 UNKNOWN_NODE = -1
 KNOWN_NODE_LISTS = 4  # node lists remembered: those of the last two filter calls and replies
+UNUSED_PREPARED_LIMIT = 8  # prepared prioritize replies left unused in a row before preparing stops
 I64 = NDArray[np.int64]
 KnownNodeList = tuple[tuple[str, ...], I64, NDArray[np.object_]]  # names, their rows, as array
 
 # Binder: (namespace, name, uid, node, assignment annotation) -> awaitable; raises on failure.
 Binder = Callable[[str, str, str, str, str], Awaitable[None]]
 PodFetcher = Callable[[str, str], Awaitable[dict[str, Any]]]
+
+
+class PrioritizeReply(NamedTuple):
+    body: bytes  # the encoded HostPriorityList
+    prepared: bool  # worked out after the filter call before it (see prepare_prioritize)
+
+
+@dataclass(frozen=True)
+class PreparedReply:
+    """A prioritize reply for the nodes one filter call passed, worked out after that filter
+    was answered, and what it holds for: the cluster state as it stood (``changes``), the pod
+    (UID and resourceVersion) and the number of pods seen (what the learned workload follows).
+    Empty ``reply`` while it waits to be worked out."""
+
+    state: ClusterState
+    key: tuple[Any, ...]
+    names: tuple[str, ...]
+    demand: PodDemand
+    rows: I64
+    reply: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,9 @@ class Extender:
         self._checked: tuple[ClusterState, tuple[Any, ...], PodDemand, I64] | None = None
         self._encoded_state: ClusterState | None = None
         self._host_encoder = HostPriorityEncoder(())
+        self._to_prepare: PreparedReply | None = None
+        self._prepared: PreparedReply | None = None
+        self._unused_prepared = 0
 
     # ---- the policy ------------------------------------------------------------------------
     def scheduler(self) -> Scheduler:
@@ -92,7 +116,7 @@ class Extender:
         stale = self._scheduler is None or state is not self._state_seen
         workload = self.learner.refresh(
             self.cache.shapes,
-            sum(self.cache.shapes.values()),
+            self.cache.pods_seen,
             state.models,
             keep_multi_gpu=POLICIES[self.config.policy].learns_workload,
             force=stale,
@@ -154,10 +178,11 @@ class Extender:
 
     def _remember(
         self, state: ClusterState, names: Sequence[str], rows: I64, array: NDArray[np.object_]
-    ) -> None:
+    ) -> tuple[str, ...]:
         """Keep a node list and its rows (the last few), for a request that sends it again."""
         known = (tuple(names), rows, array)
         self._rows_known = [known, *self._lists_for(state)[: KNOWN_NODE_LISTS - 1]]
+        return known[0]
 
     def _lists_for(self, state: ClusterState) -> list[KnownNodeList]:
         """The remembered node lists, forgotten when the nodes (and so their rows) change."""
@@ -166,6 +191,7 @@ class Extender:
         return self._rows_known
 
     def filter(self, args: ExtenderArgs) -> FilterResult:
+        self._to_prepare = None
         try:
             e = self._evaluate(args)
         except PodRequestError as exc:
@@ -191,25 +217,72 @@ class Extender:
             fitting = fitting[scores == best]
         passed = e.names[fitting]
         result.node_names = passed.tolist()
-        self._remember(e.state, result.node_names, e.rows[fitting], passed)
+        passed_names = self._remember(e.state, result.node_names, e.rows[fitting], passed)
         if args.nodes is not None:
             result.nodes = [args.nodes[p] for p in fitting]
+        key = self._reply_key(e.state, args.pod)
+        if len(fitting) > 1 and key is not None and self._unused_prepared < UNUSED_PREPARED_LIMIT:
+            self._to_prepare = PreparedReply(e.state, key, passed_names, e.demand, e.rows[fitting])
         return result
 
-    def prioritize(self, args: ExtenderArgs) -> bytes:
+    # ---- the prioritize reply, prepared between filter and prioritize -----------------------
+    def _reply_key(self, state: ClusterState, pod: dict[str, Any]) -> tuple[Any, ...] | None:
+        """What a prioritize reply depends on besides its nodes; None for a pod without UID."""
+        meta = pod.get("metadata") or {}
+        uid = meta.get("uid")
+        if uid is None:
+            return None
+        return (uid, meta.get("resourceVersion"), state.changes, self.cache.pods_seen)
+
+    def prepare_prioritize(self) -> bool:
+        """Work out the prioritize reply for the nodes the last filter call passed. The server
+        calls this once that filter's reply is on its way, so the scoring is done while
+        kube-scheduler runs its own score plugins, and the prioritize that follows (for the
+        same pod, the same nodes and an unchanged cluster) is answered at once. Stops after
+        UNUSED_PREPARED_LIMIT replies in a row go unused (a configuration without a
+        prioritize verb), until prioritize is called again. Returns whether a reply was made."""
+        job, self._to_prepare = self._to_prepare, None
+        if job is None:
+            return False
+        if self._prepared is not None:
+            self._unused_prepared += 1
+        self._prepared = replace(job, reply=self._reply(job.state, job.demand, job.rows))
+        return True
+
+    def _take_prepared(self, args: ExtenderArgs) -> bytes | None:
+        """The prepared reply if it was made for this request, as the cluster stands now."""
+        prepared, self._prepared = self._prepared, None
+        self._to_prepare = None  # a preparation that has not run yet comes too late
+        self._unused_prepared = 0
+        if prepared is None or len(prepared.names) != len(args.node_names):
+            return None
+        state = self.cache.state()
+        if state is not prepared.state or self._reply_key(state, args.pod) != prepared.key:
+            return None
+        return prepared.reply if prepared.names == args.node_names else None
+
+    def prioritize(self, args: ExtenderArgs) -> PrioritizeReply:
         """The HostPriorityList, encoded: scores 1..10 for the nodes where the pod fits and
         that score above the lowest; the nodes left out get 0 from kube-scheduler, which is
         what they would get here."""
+        prepared = self._take_prepared(args)
+        if prepared is not None:
+            return PrioritizeReply(prepared, True)
         try:
             e = self._evaluate(args)
         except PodRequestError:
+            return PrioritizeReply(b"[]", False)
+        return PrioritizeReply(
+            self._reply(e.state, e.demand, e.rows[e.codes == Reason.FITS]), False
+        )
+
+    def _reply(self, state: ClusterState, demand: PodDemand, rows: I64) -> bytes:
+        """The encoded scores of the nodes at ``rows``, where the pod fits."""
+        if len(rows) == 0:
             return b"[]"
-        fitting = np.flatnonzero(e.codes == Reason.FITS)
-        if len(fitting) == 0:
-            return b"[]"
-        scaled = extender_scores(self.scheduler().scores(e.state, e.demand, e.rows[fitting]))
+        scaled = extender_scores(self.scheduler().scores(state, demand, rows))
         positive = scaled > 0
-        return self._encoder(e.state).encode(e.rows[fitting[positive]], scaled[positive])
+        return self._encoder(state).encode(rows[positive], scaled[positive])
 
     def _encoder(self, state: ClusterState) -> HostPriorityEncoder:
         """Replies by node row, made anew when the nodes change."""

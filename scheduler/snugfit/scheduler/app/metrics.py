@@ -22,6 +22,19 @@ class ExtenderMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.after_reply = Histogram(
+            "snugfit_extender_after_reply_seconds",
+            "Work done once a verb's reply is sent (filter: the prioritize reply prepared)",
+            ["verb"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.prioritize_replies = Counter(
+            "snugfit_extender_prioritize_replies_total",
+            "Prioritize replies, by whether the one prepared after filter was used",
+            ["source"],
+            registry=r,
+        )
         self.requests = Counter(
             "snugfit_extender_requests_total",
             "Requests by verb and outcome",

@@ -37,7 +37,11 @@ EXTENDER = web.AppKey("extender", Extender)
 METRICS = web.AppKey("metrics", ExtenderMetrics)
 CONFIG = web.AppKey("config", ExtenderConfig)
 KUBE = web.AppKey("kube", KubeClient)
+# work to do once a reply is sent; it returns whether there was any
+AFTER_REPLY: web.RequestKey[Callable[[], bool]] = web.RequestKey("after_reply")
 NOT_TERMINAL = "status.phase!=Succeeded,status.phase!=Failed"
+AFTER_REPLY_WAIT_S = 0.0005  # how often to look whether the reply has left, before that work
+AFTER_REPLY_TRIES = 20
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -78,9 +82,41 @@ def _timed(verb: str, handler: Verb) -> Verb:
         metrics.requests.labels(verb, outcome).inc()
         metrics.latency.labels(verb).observe(elapsed)
         response.headers["Server-Timing"] = f"handler;dur={elapsed * 1000:.3f}"
+        after = request.get(AFTER_REPLY)
+        if after is not None and outcome == "ok":
+            try:
+                await response.prepare(request)
+                await response.write_eof()
+            except ConnectionError:
+                return response  # the client has gone: nothing to prepare for
+            _once_sent(request, after, metrics, verb)
         return response
 
     return wrapped
+
+
+def _once_sent(
+    request: web.Request, work: Callable[[], bool], metrics: ExtenderMetrics, verb: str
+) -> None:
+    """Run ``work`` when the reply has left this process (the transport's buffer is empty),
+    or after AFTER_REPLY_TRIES looks, so that it does not delay the reply it follows."""
+    loop = asyncio.get_running_loop()
+
+    def attempt(tries_left: int) -> None:
+        transport = request.transport
+        if transport is not None and transport.get_write_buffer_size() and tries_left:
+            loop.call_later(AFTER_REPLY_WAIT_S, attempt, tries_left - 1)
+            return
+        started = time.perf_counter()
+        try:
+            done = work()
+        except Exception:
+            log.exception("work after the reply failed", extra={"verb": verb})
+            return
+        if done:
+            metrics.after_reply.labels(verb).observe(time.perf_counter() - started)
+
+    attempt(AFTER_REPLY_TRIES)
 
 
 async def handle_filter(request: web.Request) -> web.Response:
@@ -88,7 +124,9 @@ async def handle_filter(request: web.Request) -> web.Response:
         args = parse_extender_args(await _read_json(request))
     except WireError as exc:
         return _json(filter_error(f"snugfit: malformed filter request: {exc}"))
-    result = request.app[EXTENDER].filter(args)
+    extender = request.app[EXTENDER]
+    result = extender.filter(args)
+    request[AFTER_REPLY] = extender.prepare_prioritize
     return _json(result.to_wire(cache_capable=args.nodes is None))
 
 
@@ -98,7 +136,10 @@ async def handle_prioritize(request: web.Request) -> web.Response:
     except WireError as exc:
         return _json({"Error": f"snugfit: malformed prioritize request: {exc}"}, status=400)
     reply = request.app[EXTENDER].prioritize(args)
-    return web.Response(body=reply, content_type="application/json")
+    request.app[METRICS].prioritize_replies.labels(
+        "prepared" if reply.prepared else "computed"
+    ).inc()
+    return web.Response(body=reply.body, content_type="application/json")
 
 
 async def handle_bind(request: web.Request) -> web.Response:

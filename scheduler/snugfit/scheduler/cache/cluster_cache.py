@@ -60,6 +60,7 @@ class ClusterCache:
         self.applied: dict[str, Placement] = {}  # uid -> what is counted in the state
         self.conflicts: set[str] = set()  # pods whose recorded GPUs do not fit (logged once)
         self.shapes: Counter[Shape] = Counter()  # pod shapes seen, for fragmentation targets
+        self.pods_seen = 0  # pods counted in shapes
         self.node_errors: dict[str, str] = {}
         self._state: ClusterState | None = None
         self._index: dict[str, int] = {}
@@ -129,6 +130,7 @@ class ClusterCache:
         self.held.clear()
         self.conflicts.clear()
         self.shapes.clear()
+        self.pods_seen = 0
         for pod in pods:
             self._put_pod(pod)
         for uid, h in in_flight.items():  # binds still in flight keep their reservation
@@ -164,6 +166,7 @@ class ClusterCache:
         demand = self._demand(pod)
         if uid not in self.pods:
             self.shapes[shape_of(demand)] += 1
+            self.pods_seen += 1
         self.pods[uid] = dict(pod)
         held = self.held.get(uid)
         if not node:
