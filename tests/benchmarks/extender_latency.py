@@ -4,14 +4,17 @@ The extender runs in its own process (the production app factory, fed Node and P
 its watches would feed it: openb node shapes, an agent inventory annotation on each node, and
 pods filling about half the GPUs). A client in this process sends filter for a fractional-GPU
 pod, with the nodes in a new order each time (kube-scheduler filters in parallel and lists
-nodes as they pass), and then prioritize for the nodes that passed it, as kube-scheduler
-does, in node-names mode (nodeCacheCapable) and in full-nodes mode, and reports p50 / p99 of
-each verb and of the pair as the client sees them (HTTP and this Python client included;
-building the requests is not counted), and of the pair's time inside the extender (its
-Server-Timing header: from the request read to the reply built).
+nodes as they pass), and then, after --gap-ms (kube-scheduler runs its own score plugins in
+between: scheduler_node_order.py measures that), prioritize for the nodes that passed it, as
+kube-scheduler does, in node-names mode (nodeCacheCapable) and in full-nodes mode, and reports
+p50 / p99 of each verb and of the pair as the client sees them (HTTP and this Python client
+included; building the requests and the gap are not counted), of the pair's time inside the
+extender (its Server-Timing header: from the request read to the reply built), how many
+prioritize replies were the one the extender prepared once filter was answered, and the mean
+time that preparation took (after the filter reply, so in no column before it).
 
     python tests/benchmarks/extender_latency.py [--nodes 100,1000,5000] [--requests 300] [--policy fgd]
-                                                [--modes names,full]
+                                                [--modes names,full] [--gap-ms 2]
 """
 
 from __future__ import annotations
@@ -135,7 +138,12 @@ def filter_body(probe: dict[str, Any], nodes: list[dict[str, Any]], mode: str, s
 
 
 async def measure(
-    port: int, probe: dict[str, Any], nodes: list[dict[str, Any]], mode: str, count: int
+    port: int,
+    probe: dict[str, Any],
+    nodes: list[dict[str, Any]],
+    mode: str,
+    count: int,
+    gap_s: float,
 ) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"filter": [], "prioritize": [], "both": [], "server": []}
     headers = {"Content-Type": "application/json"}
@@ -152,6 +160,7 @@ async def measure(
             if reply.get("Error"):
                 raise RuntimeError(reply["Error"])
             body_prio = prioritize_body(probe, reply)  # the client's work, not timed
+            await asyncio.sleep(gap_s)
             t2 = time.perf_counter()
             async with session.post(
                 f"http://127.0.0.1:{port}/prioritize", data=body_prio, headers=headers
@@ -164,7 +173,22 @@ async def measure(
                 times["prioritize"].append(t3 - t2)
                 times["both"].append(t1 - t0 + t3 - t2)
                 times["server"].append(server)
+        async with session.get(f"http://127.0.0.1:{port}/metrics") as r:
+            metrics = await r.text()
+    times["prepared"] = [scraped(metrics, 'prioritize_replies_total{source="prepared"}')]
+    prepare_count = scraped(metrics, 'after_reply_seconds_count{verb="filter"}')
+    prepare_sum = scraped(metrics, 'after_reply_seconds_sum{verb="filter"}')
+    times["prepare_mean"] = [prepare_sum / prepare_count if prepare_count else 0.0]
     return times
+
+
+def scraped(metrics: str, sample: str) -> float:
+    """A sample of the extender's /metrics, 0 if absent (counted over the warm-up pairs too)."""
+    name = f"snugfit_extender_{sample} "
+    for line in metrics.splitlines():
+        if line.startswith(name):
+            return float(line.split()[-1])
+    return 0.0
 
 
 def main() -> None:
@@ -173,16 +197,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--policy", default="fgd")
     parser.add_argument("--modes", default="names,full", help="comma-separated: names, full")
+    parser.add_argument(
+        "--gap-ms", type=float, default=2.0, help="pause between filter reply and prioritize"
+    )
     args = parser.parse_args()
     modes = set(args.modes.split(","))
     print(
-        f"policy {args.policy}; {args.requests} filter+prioritize pairs per row after 20 warm-up pairs"
+        f"policy {args.policy}; {args.requests} filter+prioritize pairs per row after 20 warm-up "
+        f"pairs; {args.gap_ms:g} ms between filter reply and prioritize"
     )
     print(
         "| nodes | mode | request KiB | filter p50 / p99 ms | prioritize p50 / p99 ms "
-        "| pair p50 / p99 ms | pair inside the extender p50 / p99 ms |"
+        "| pair p50 / p99 ms | pair inside the extender p50 / p99 ms "
+        "| prioritize replies prepared | preparing, mean ms |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n in (int(x) for x in args.nodes.split(",")):
         nodes, _, probe = cluster(n)
         port = free_port()
@@ -198,9 +227,13 @@ def main() -> None:
                 if mode not in modes:
                     continue
                 size = len(filter_body(probe, nodes, mode, 0))
-                t = asyncio.run(measure(port, probe, nodes, mode, args.requests))
+                t = asyncio.run(
+                    measure(port, probe, nodes, mode, args.requests, args.gap_ms / 1000)
+                )
                 cells = [f"{1000 * np.percentile(t[k], 50):.2f} / {1000 * np.percentile(t[k], 99):.2f}"
                          for k in ("filter", "prioritize", "both", "server")]  # fmt: skip
+                cells.append(f"{t['prepared'][0]:.0f} of {args.requests + 20}")
+                cells.append(f"{1000 * t['prepare_mean'][0]:.2f}")
                 print(
                     f"| {n} | {label} | {size / 1024:.0f} | " + " | ".join(cells) + " |",
                     flush=True,

@@ -1,11 +1,14 @@
-"""The order in which a real kube-scheduler sends its nodes to an extender's filter, pod by pod.
+"""The order in which a real kube-scheduler sends its nodes to an extender's filter, pod by pod,
+and how long it takes between the filter reply and its prioritize call.
 
 Uses the end-to-end harness (tests/e2e): etcd, kube-apiserver and kube-scheduler v1.34.4 on
 loopback, with the shipped second-scheduler configuration (percentageOfNodesToScore: 100)
 pointed at a recording extender in this process that passes every node and binds nothing
 (kube-scheduler binds). Creates --nodes fake 8-GPU nodes named in order, then --pods one-GPU
 pods one after another, and prints for each filter call how many nodes it carried and in how
-many runs of consecutive names, and how many of the orders differ.
+many runs of consecutive names, how many of the orders differ, and the time from the filter
+reply written to the prioritize request read (kube-scheduler's own scoring in between: the
+time an extender has to work out its prioritize reply in advance).
 
     python tests/benchmarks/scheduler_node_order.py [--nodes 300] [--pods 8]
 """
@@ -16,6 +19,7 @@ import argparse
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
 from pathlib import Path
@@ -30,11 +34,15 @@ from kubeapi import poll
 from objects import create_ready_node
 
 ORDERS: list[list[str]] = []  # NodeNames of each filter call, as sent
+GAPS: list[float] = []  # seconds from each filter reply written to the next prioritize read
+FILTER_REPLIED: list[float] = []
 
 
 class RecordingExtender(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path.endswith("/prioritize") and FILTER_REPLIED:
+            GAPS.append(time.perf_counter() - FILTER_REPLIED.pop())
         names = body.get("NodeNames") or []
         reply: Any = [{"Host": n, "Score": 1} for n in names]
         if self.path.endswith("/filter"):
@@ -46,6 +54,9 @@ class RecordingExtender(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+        self.wfile.flush()
+        if self.path.endswith("/filter"):
+            FILTER_REPLIED[:] = [time.perf_counter()]
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -86,6 +97,10 @@ def main() -> None:
     for i, order in enumerate(ORDERS):
         print(f"| {i} | {len(order)} | {runs(order, position)} | {', '.join(order[:4])} |")
     print(f"distinct orders: {len({tuple(o) for o in ORDERS})} of {len(ORDERS)}")
+    gaps = sorted(1000 * g for g in GAPS)
+    print(
+        f"filter reply to prioritize, ms ({len(gaps)} pods): " + ", ".join(f"{g:.1f}" for g in gaps)
+    )
 
 
 if __name__ == "__main__":
