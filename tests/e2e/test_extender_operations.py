@@ -159,6 +159,32 @@ def test_pod_that_fits_no_single_gpu_stays_pending_with_the_reason(
     assert not api.get(f"/api/v1/namespaces/{NAMESPACE}/pods/needs-0-7")["spec"].get("nodeName")
 
 
+def replies(extender: Extender, source: str) -> float:
+    try:
+        return extender.metric(f'snugfit_extender_prioritize_replies_total{{source="{source}"}}')
+    except KeyError:
+        return 0.0  # not counted yet
+
+
+def test_kube_scheduler_gets_the_prioritize_reply_prepared_after_its_filter_call(
+    control_plane: ControlPlane, cluster: tuple[Extender, Scheduler], clean: None
+) -> None:
+    """kube-scheduler sends prioritize the nodes the filter reply passed, for the same pod: in
+    a quiet cluster every prioritize call is answered with the reply prepared after filter."""
+    api = control_plane.api
+    extender, _ = cluster
+    prepared, computed = replies(extender, "prepared"), replies(extender, "computed")
+    for i in range(4):
+        name = f"prepared-{i}-{uuid.uuid4().hex[:4]}"
+        api.create(f"/api/v1/namespaces/{NAMESPACE}/pods",
+                   gpu_pod(name, {"snugfit.io/gpu-milli": "300"}))  # fmt: skip
+        poll(lambda name=name: bound_pod(api, name), timeout=30, what=f"{name} bound")
+        poll(lambda: True if extender.metric("snugfit_reservations_in_flight") == 0 else None,
+             timeout=30, what="the bind seen through the watch")  # fmt: skip
+    assert replies(extender, "prepared") - prepared == 4, extender.log_tail()
+    assert replies(extender, "computed") == computed
+
+
 def test_200_pods_at_once_never_over_commit_a_gpu(
     control_plane: ControlPlane, cluster: tuple[Extender, Scheduler], clean: None
 ) -> None:
