@@ -170,19 +170,32 @@ def test_kube_scheduler_gets_the_prioritize_reply_prepared_after_its_filter_call
     control_plane: ControlPlane, cluster: tuple[Extender, Scheduler], clean: None
 ) -> None:
     """kube-scheduler sends prioritize the nodes the filter reply passed, for the same pod: in
-    a quiet cluster every prioritize call is answered with the reply prepared after filter."""
+    a quiet cluster every prioritize call is answered with the reply prepared after filter,
+    and recognised by its bytes."""
     api = control_plane.api
     extender, _ = cluster
     prepared, computed = replies(extender, "prepared"), replies(extender, "computed")
+    unparsed = extender.metric("snugfit_extender_prioritize_unparsed_total")
+    pod_events = 'snugfit_watch_events_total{resource="pods"}'
     for i in range(4):
         name = f"prepared-{i}-{uuid.uuid4().hex[:4]}"
-        api.create(f"/api/v1/namespaces/{NAMESPACE}/pods",
-                   gpu_pod(name, {"snugfit.io/gpu-milli": "300"}))  # fmt: skip
+        manifest = gpu_pod(name, {"snugfit.io/gpu-milli": "300"})
+        # held back until the extender has seen it: a pod first seen between filter and
+        # prioritize changes the mix the policy learns, and so the reply (then computed anew)
+        manifest["spec"]["schedulingGates"] = [{"name": "snugfit.io/e2e-seen-first"}]
+        events = extender.metric(pod_events)
+        api.create(f"/api/v1/namespaces/{NAMESPACE}/pods", manifest)
+        poll(lambda events=events: True if extender.metric(pod_events) > events else None,
+             timeout=30, what=f"{name} seen by the extender")  # fmt: skip
+        api.merge_patch(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}",
+                        {"spec": {"schedulingGates": None}})  # fmt: skip
         poll(lambda name=name: bound_pod(api, name), timeout=30, what=f"{name} bound")
         poll(lambda: True if extender.metric("snugfit_reservations_in_flight") == 0 else None,
              timeout=30, what="the bind seen through the watch")  # fmt: skip
     assert replies(extender, "prepared") - prepared == 4, extender.log_tail()
     assert replies(extender, "computed") == computed
+    # and known by its bytes: the filter request with the passed names (Go's encoding)
+    assert extender.metric("snugfit_extender_prioritize_unparsed_total") - unparsed == 4
 
 
 def test_200_pods_at_once_never_over_commit_a_gpu(

@@ -370,6 +370,9 @@ async def test_prioritize_after_filter_is_the_reply_prepared_once_filter_was_ans
     m = await scrape(client)
     assert replies_by_source(m) == {"prepared": 1, "computed": 0}
     assert sample(m, "snugfit_extender_after_reply_seconds_count", verb="filter") == 1
+    # requests encoded as kube-scheduler encodes them (orjson here): the names-mode prioritize
+    # request is known by its bytes, without parsing it; full Nodes requests are parsed
+    assert sample(m, "snugfit_extender_prioritize_unparsed_total") == (args is names_args)
 
 
 @aio

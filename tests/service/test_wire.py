@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from snugfit.scheduler.protocol.wire import (
     filter_error,
     parse_binding_args,
     parse_extender_args,
+    prioritize_request_after,
 )
 
 POD = {"metadata": {"name": "p", "namespace": "team"}, "spec": {"containers": None}}
@@ -222,3 +224,83 @@ def test_malformed_binding_args(body: Any, message: str) -> None:
 def test_binding_result() -> None:
     assert binding_result() == {"Error": ""}
     assert binding_result("snugfit: no") == {"Error": "snugfit: no"}
+
+
+# ---- the prioritize request that follows a filter request ------------------------------------
+JSON_SCALARS = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+TRICKY_TEXT = st.text(
+    st.sampled_from('ab-."[]{},:\\<>&\u2028é'), min_size=1, max_size=8
+) | st.sampled_from(["NodeNames", '"NodeNames":[', "]}", 'a\\"b'])
+PODS = st.builds(
+    lambda meta, rest: {"metadata": meta, **rest},
+    st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=3),
+    st.dictionaries(TRICKY_TEXT, JSON_VALUES, max_size=3),
+)
+DNS_NAMES = st.from_regex(r"[a-z0-9]([a-z0-9.-]{0,10}[a-z0-9])?", fullmatch=True)
+
+
+def go_json(value: Any) -> bytes:
+    """As Go's encoding/json writes it: compact, with <, >, & and U+2028/9 escaped in strings."""
+    out = orjson.dumps(value)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # fmt: skip
+        out = out.replace(char.encode(), escaped.encode())
+    return out
+
+
+ENCODINGS = {
+    "go": lambda pod, names: go_json({"Pod": pod, "Nodes": None, "NodeNames": names}),
+    "names first": lambda pod, names: orjson.dumps({"NodeNames": names, "Pod": pod, "Nodes": None}),
+    "nodes last": lambda pod, names: orjson.dumps({"Pod": pod, "NodeNames": names, "Nodes": None}),
+    "spaced": lambda pod, names: json.dumps(
+        {"Pod": pod, "Nodes": None, "NodeNames": names}
+    ).encode(),
+    "ascii": lambda pod, names: json.dumps(
+        {"Pod": pod, "Nodes": None, "NodeNames": names}, separators=(",", ":")
+    ).encode(),
+}
+
+
+@given(
+    pod=PODS,
+    names=st.lists(TRICKY_TEXT | DNS_NAMES, max_size=6, unique=True),
+    passed=st.lists(TRICKY_TEXT | DNS_NAMES, max_size=6, unique=True),
+    encoding=st.sampled_from(sorted(ENCODINGS)),
+)
+def test_a_prioritize_request_derived_from_a_filter_request_says_what_it_should(
+    pod: dict[str, Any], names: list[str], passed: list[str], encoding: str
+) -> None:
+    """Whatever the filter request held and however it was encoded, bytes derived from it
+    parse to its pod with the passed names, or are not derived at all."""
+    body = ENCODINGS[encoding](pod, names)
+    args = parse_extender_args(orjson.loads(body), body)
+    derived = prioritize_request_after(args, passed)
+    if derived:
+        again = parse_extender_args(orjson.loads(derived))
+        assert (again.pod, again.node_names, again.nodes) == (args.pod, tuple(passed), None)
+
+
+@given(pod=PODS, names=st.lists(DNS_NAMES, max_size=6, unique=True), data=st.data())
+def test_the_prioritize_request_after_a_go_encoded_filter_request_is_known(
+    pod: dict[str, Any], names: list[str], data: st.DataObject
+) -> None:
+    """kube-scheduler's own requests (Go's encoding, node names as Kubernetes allows them)."""
+    passed = data.draw(st.lists(st.sampled_from(names), unique=True) if names else st.just([]))
+    args = parse_extender_args(orjson.loads(go_json({"Pod": pod, "Nodes": None, "NodeNames": names})),
+                               go_json({"Pod": pod, "Nodes": None, "NodeNames": names}))  # fmt: skip
+    derived = prioritize_request_after(args, passed)
+    assert derived == go_json({"Pod": pod, "Nodes": None, "NodeNames": passed})
+
+
+def test_no_prioritize_request_is_derived_without_the_filter_request_bytes() -> None:
+    full = {"Pod": POD, "Nodes": {"items": [N1]}, "NodeNames": None}
+    assert prioritize_request_after(parse_extender_args(full, orjson.dumps(full)), ["n1"]) == b""
+    names = {"Pod": POD, "Nodes": None, "NodeNames": ["n1"]}
+    assert prioritize_request_after(parse_extender_args(names), ["n1"]) == b""

@@ -32,6 +32,7 @@ from snugfit.scheduler.protocol.wire import (
     ExtenderArgs,
     FilterResult,
     HostPriorityEncoder,
+    prioritize_request_after,
 )
 
 log = logging.getLogger("snugfit.extender")
@@ -50,6 +51,7 @@ PodFetcher = Callable[[str, str], Awaitable[dict[str, Any]]]
 class PrioritizeReply(NamedTuple):
     body: bytes  # the encoded HostPriorityList
     prepared: bool  # worked out after the filter call before it (see prepare_prioritize)
+    unparsed: bool = False  # the request was known by its bytes, without parsing it
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,17 @@ class PreparedReply:
     """A prioritize reply for the nodes one filter call passed, worked out after that filter
     was answered, and what it holds for: the cluster state as it stood (``changes``), the pod
     (UID and resourceVersion) and the number of pods seen (what the learned workload follows).
-    Empty ``reply`` while it waits to be worked out."""
+    ``reply`` and ``request`` (the prioritize request it answers, byte for byte, b"" where
+    that cannot be known) are empty while it waits to be worked out."""
 
     state: ClusterState
     key: tuple[Any, ...]
     names: tuple[str, ...]
     demand: PodDemand
     rows: I64
+    filter_args: ExtenderArgs
     reply: bytes = b""
+    request: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,9 @@ class Extender:
             result.nodes = [args.nodes[p] for p in fitting]
         key = self._reply_key(e.state, args.pod)
         if len(fitting) > 1 and key is not None and self._unused_prepared < UNUSED_PREPARED_LIMIT:
-            self._to_prepare = PreparedReply(e.state, key, passed_names, e.demand, e.rows[fitting])
+            self._to_prepare = PreparedReply(
+                e.state, key, passed_names, e.demand, e.rows[fitting], args
+            )
         return result
 
     # ---- the prioritize reply, prepared between filter and prioritize -----------------------
@@ -246,26 +253,41 @@ class Extender:
             return False
         if self._prepared is not None:
             self._unused_prepared += 1
-        self._prepared = replace(job, reply=self._reply(job.state, job.demand, job.rows))
+        self._prepared = replace(
+            job,
+            reply=self._reply(job.state, job.demand, job.rows),
+            request=prioritize_request_after(job.filter_args, job.names),
+        )
         return True
 
-    def _take_prepared(self, args: ExtenderArgs) -> bytes | None:
-        """The prepared reply if it was made for this request, as the cluster stands now."""
+    def prioritize_unparsed(self, body: bytes) -> PrioritizeReply | None:
+        """The prepared reply for a request ``body`` equal byte for byte to the one it was
+        prepared for, while the cluster is as it was; None otherwise (parse the request and
+        call prioritize). Comparing the bytes costs a fraction of parsing 5,000 names."""
+        prepared = self._prepared
+        if prepared is None or not prepared.request or body != prepared.request:
+            return None
+        reply = self._take_prepared(prepared.names, prepared.filter_args.pod)
+        return None if reply is None else PrioritizeReply(reply, True, True)
+
+    def _take_prepared(self, names: tuple[str, ...], pod: dict[str, Any]) -> bytes | None:
+        """The prepared reply if it was made for these nodes and this pod, as the cluster
+        stands now."""
         prepared, self._prepared = self._prepared, None
         self._to_prepare = None  # a preparation that has not run yet comes too late
         self._unused_prepared = 0
-        if prepared is None or len(prepared.names) != len(args.node_names):
+        if prepared is None or len(prepared.names) != len(names):
             return None
         state = self.cache.state()
-        if state is not prepared.state or self._reply_key(state, args.pod) != prepared.key:
+        if state is not prepared.state or self._reply_key(state, pod) != prepared.key:
             return None
-        return prepared.reply if prepared.names == args.node_names else None
+        return prepared.reply if prepared.names == names else None
 
     def prioritize(self, args: ExtenderArgs) -> PrioritizeReply:
         """The HostPriorityList, encoded: scores 1..10 for the nodes where the pod fits and
         that score above the lowest; the nodes left out get 0 from kube-scheduler, which is
         what they would get here."""
-        prepared = self._take_prepared(args)
+        prepared = self._take_prepared(args.node_names, args.pod)
         if prepared is not None:
             return PrioritizeReply(prepared, True)
         try:

@@ -35,6 +35,11 @@ class ExtenderMetrics:
             ["source"],
             registry=r,
         )
+        self.prioritize_unparsed = Counter(
+            "snugfit_extender_prioritize_unparsed_total",
+            "Prioritize requests known, byte for byte, as the one a filter reply leads to",
+            registry=r,
+        )
         self.requests = Counter(
             "snugfit_extender_requests_total",
             "Requests by verb and outcome",

@@ -49,8 +49,12 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 
 async def _read_json(request: web.Request) -> Any:
+    return _loads(await request.read())
+
+
+def _loads(body: bytes) -> Any:
     try:
-        return orjson.loads(await request.read())
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise WireError(f"body is not valid JSON: {exc}") from None
 
@@ -120,8 +124,9 @@ def _once_sent(
 
 
 async def handle_filter(request: web.Request) -> web.Response:
+    body = await request.read()
     try:
-        args = parse_extender_args(await _read_json(request))
+        args = parse_extender_args(_loads(body), body)
     except WireError as exc:
         return _json(filter_error(f"snugfit: malformed filter request: {exc}"))
     extender = request.app[EXTENDER]
@@ -131,14 +136,17 @@ async def handle_filter(request: web.Request) -> web.Response:
 
 
 async def handle_prioritize(request: web.Request) -> web.Response:
-    try:
-        args = parse_extender_args(await _read_json(request))
-    except WireError as exc:
-        return _json({"Error": f"snugfit: malformed prioritize request: {exc}"}, status=400)
-    reply = request.app[EXTENDER].prioritize(args)
-    request.app[METRICS].prioritize_replies.labels(
-        "prepared" if reply.prepared else "computed"
-    ).inc()
+    body, extender, metrics = await request.read(), request.app[EXTENDER], request.app[METRICS]
+    reply = extender.prioritize_unparsed(body)
+    if reply is None:
+        try:
+            args = parse_extender_args(_loads(body))
+        except WireError as exc:
+            return _json({"Error": f"snugfit: malformed prioritize request: {exc}"}, status=400)
+        reply = extender.prioritize(args)
+    metrics.prioritize_replies.labels("prepared" if reply.prepared else "computed").inc()
+    if reply.unparsed:
+        metrics.prioritize_unparsed.inc()
     return web.Response(body=reply.body, content_type="application/json")
 
 

@@ -20,6 +20,7 @@ MAX_EXTENDER_PRIORITY = 10
 SCORE_END = [b',"Score":%d}' % s for s in range(MAX_EXTENDER_PRIORITY + 1)]  # ends a host's entry
 SCORE_SEPARATOR = [end + b"," for end in SCORE_END]  # ends one entry and leads to the next
 
+NODE_NAMES_MEMBER = b',"NodeNames":'  # how Go writes the last member of ExtenderArgs
 JsonObject = dict[str, Any]
 
 
@@ -57,6 +58,7 @@ class ExtenderArgs:
     pod: JsonObject
     node_names: tuple[str, ...]
     nodes: tuple[JsonObject, ...] | None  # full Node objects when not nodeCacheCapable
+    body: bytes = b""  # the request as received, when it sent node names
 
     @property
     def pod_key(self) -> str:
@@ -64,7 +66,9 @@ class ExtenderArgs:
         return f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}"
 
 
-def parse_extender_args(body: Any) -> ExtenderArgs:
+def parse_extender_args(body: Any, raw: bytes = b"") -> ExtenderArgs:
+    """The request parsed from JSON ``body``; ``raw``, the bytes it was read from, is kept with
+    node-names requests (see prioritize_request_after)."""
     args = _object(body, "request body")
     pod = _object(_get(args, "Pod"), "Pod")
     _object(pod.get("metadata"), "Pod.metadata")
@@ -80,7 +84,7 @@ def parse_extender_args(body: Any) -> ExtenderArgs:
             raise WireError("NodeNames[] must be a non-empty string") from None
         if "" in node_names:
             raise WireError("NodeNames[] must be a non-empty string")
-        return ExtenderArgs(pod, node_names, None)
+        return ExtenderArgs(pod, node_names, None, raw)
     if node_list is not None:
         items = _object(node_list, "Nodes").get("items")
         if items is None:
@@ -94,6 +98,24 @@ def parse_extender_args(body: Any) -> ExtenderArgs:
         )
         return ExtenderArgs(pod, node_names, nodes)
     raise WireError("request has neither NodeNames nor Nodes")
+
+
+def prioritize_request_after(filter_args: ExtenderArgs, passed: Sequence[str]) -> bytes:
+    """The bytes kube-scheduler sends to prioritize after the filter request ``filter_args``
+    whose reply passed ``passed``, or b"" where they cannot be known. Go encodes ExtenderArgs
+    with its fields in order, {"Pod":...,"Nodes":null,"NodeNames":[...]}, and kube-scheduler
+    sends the same Pod object both times, so the prioritize request is the filter request with
+    the node names replaced (seen on kube-scheduler v1.34.4: tests/benchmarks/
+    scheduler_node_order.py). That holds only where the filter request ends in the very names
+    it was parsed to, encoded here as Go encodes them (no character that Go escapes and orjson
+    does not, as in every valid node name): then its last member is the top-level NodeNames,
+    and a request equal to the result byte for byte says what this one would, for ``passed``."""
+    body = filter_args.body
+    tail = orjson.dumps(filter_args.node_names) + b"}"
+    split = len(body) - len(tail) - len(NODE_NAMES_MEMBER)
+    if not body.endswith(tail) or body[split : split + len(NODE_NAMES_MEMBER)] != NODE_NAMES_MEMBER:
+        return b""
+    return body[:split] + NODE_NAMES_MEMBER + orjson.dumps(tuple(passed)) + b"}"
 
 
 @dataclass(frozen=True)
