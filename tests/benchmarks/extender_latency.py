@@ -11,10 +11,12 @@ p50 / p99 of each verb and of the pair as the client sees them (HTTP and this Py
 included; building the requests and the gap are not counted), of the pair's time inside the
 extender (its Server-Timing header: from the request read to the reply built), how many
 prioritize replies were the one the extender prepared once filter was answered, and the mean
-time that preparation took (after the filter reply, so in no column before it).
+time that preparation took (after the filter reply, so in no column before it). With --pin the
+extender runs on a CPU of its own and the client on the others: on a 2-CPU machine the kernel
+otherwise often wakes the client on the extender's CPU, where the two then take turns.
 
     python tests/benchmarks/extender_latency.py [--nodes 100,1000,5000] [--requests 300] [--policy fgd]
-                                                [--modes names,full] [--gap-ms 2]
+                                                [--modes names,full] [--gap-ms 2] [--pin]
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import socket
 import time
 from typing import Any
@@ -97,7 +100,9 @@ def cluster(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[st
     return nodes, pods, probe
 
 
-def serve(n: int, policy: str, port: int, ready: Any) -> None:
+def serve(n: int, policy: str, port: int, ready: Any, cpus: set[int] | None) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
     nodes, pods, _ = cluster(n)
     cache = ClusterCache(MODEL_MEMORY)
     cache.replace_nodes(nodes)
@@ -208,11 +213,24 @@ def main() -> None:
     parser.add_argument(
         "--gap-ms", type=float, default=2.0, help="pause between filter reply and prioritize"
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the extender on the first CPU, this client on the others",
+    )
     args = parser.parse_args()
     modes = set(args.modes.split(","))
+    server_cpus: set[int] | None = None
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise SystemExit("--pin needs two CPUs")
+        server_cpus = {cpus[0]}
+        os.sched_setaffinity(0, set(cpus[1:]))
     print(
         f"policy {args.policy}; {args.requests} filter+prioritize pairs per row after 20 warm-up "
         f"pairs; {args.gap_ms:g} ms between filter reply and prioritize"
+        + ("; extender and client pinned to CPUs of their own" if args.pin else "")
     )
     print(
         "| nodes | mode | request KiB | filter p50 / p99 ms | prioritize p50 / p99 ms "
@@ -225,7 +243,7 @@ def main() -> None:
         port = free_port()
         ready = multiprocessing.Event()
         server = multiprocessing.Process(
-            target=serve, args=(n, args.policy, port, ready), daemon=True
+            target=serve, args=(n, args.policy, port, ready, server_cpus), daemon=True
         )
         server.start()
         ready.wait(120)
