@@ -41,7 +41,15 @@ from snugfit.scheduler.app.extender import (
     binding,
     extender_scores,
 )
-from snugfit.scheduler.app.server import EXTENDER, KUBE, build_app
+from snugfit.scheduler.app.metrics import ExtenderMetrics
+from snugfit.scheduler.app.server import (
+    AFTER_REPLY_TRIES,
+    AFTER_REPLY_WAIT_S,
+    EXTENDER,
+    KUBE,
+    _once_sent,
+    build_app,
+)
 from snugfit.scheduler.cache.cluster_cache import ClusterCache, Held
 from snugfit.scheduler.kube.client import ApiError
 from snugfit.scheduler.protocol.inventory import INVENTORY_SOURCES
@@ -442,6 +450,35 @@ async def test_without_prioritize_calls_filter_stops_preparing_replies_until_one
     m = await scrape(client)
     assert sample(m, prepared, verb="filter") == UNUSED_PREPARED_LIMIT + 2
     assert replies_by_source(m) == {"prepared": 1, "computed": 1}
+
+
+class FakeTransport:
+    def __init__(self, buffered: list[int]) -> None:
+        self.buffered = buffered  # what the write buffer holds at each look
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered.pop(0) if self.buffered else 0
+
+
+class FakeRequest:
+    def __init__(self, transport: FakeTransport) -> None:
+        self.transport = transport
+
+
+@aio
+@pytest.mark.parametrize(("buffered", "looks"), [([0], 1), ([5, 2, 0], 3), ([9] * 40, 21)])
+async def test_work_after_a_reply_waits_until_the_reply_has_left(
+    buffered: list[int], looks: int
+) -> None:
+    """The prepared reply is worked out once the filter reply's bytes are all handed to the
+    kernel, or after AFTER_REPLY_TRIES more looks at most (a reader that has stalled)."""
+    transport = FakeTransport(list(buffered))
+    done: list[int] = []
+    _once_sent(FakeRequest(transport), lambda: done.append(len(buffered) - len(transport.buffered)) or True,  # type: ignore[arg-type]
+               ExtenderMetrics(), "filter")  # fmt: skip
+    assert done == ([1] if looks == 1 else [])  # an empty buffer: at once
+    await asyncio.sleep(AFTER_REPLY_WAIT_S * (AFTER_REPLY_TRIES + 10) * 2)
+    assert done == [looks]
 
 
 @aio
