@@ -83,6 +83,14 @@ class Evaluation:
     codes: I64
 
 
+def pod_version(state: ClusterState, pod: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The pod (UID, resourceVersion) and the cluster (its changes) an answer about the pod
+    was worked out for; None for a pod without UID, whose answers are not kept."""
+    meta = pod.get("metadata") or {}
+    uid = meta.get("uid")
+    return None if uid is None else (uid, meta.get("resourceVersion"), state.changes)
+
+
 def extender_scores(scores: NDArray[np.float64]) -> NDArray[np.int64]:
     """Policy scores mapped onto the extender range 0..10, keeping the best at 10."""
     if len(scores) == 0:
@@ -104,7 +112,7 @@ class Extender:
         self._state_seen: ClusterState | None = None
         self._rows_known: list[KnownNodeList] = []
         self._rows_state: ClusterState | None = None
-        self._checked: tuple[ClusterState, tuple[Any, ...], PodDemand, I64] | None = None
+        self._checked: tuple[ClusterState, tuple[Any, ...] | None, PodDemand, I64] | None = None
         self._encoded_state: ClusterState | None = None
         self._host_encoder = HostPriorityEncoder(())
         self._to_prepare: PreparedReply | None = None
@@ -150,10 +158,9 @@ class Extender:
     def _check(self, state: ClusterState, pod: dict[str, Any]) -> tuple[PodDemand, I64]:
         """The pod's demand and the reason code of every node. kube-scheduler asks filter and
         then prioritize about the same pod; the answer is kept until the cluster changes."""
-        meta = pod.get("metadata") or {}
-        key = (meta.get("uid"), meta.get("resourceVersion"), state.changes)
+        key = pod_version(state, pod)
         last = self._checked
-        if key[0] is not None and last is not None and last[0] is state and last[1] == key:
+        if key is not None and last is not None and last[0] is state and last[1] == key:
             return last[2], last[3]
         demand = self.cache.demand_of(pod)
         reasons = (
@@ -235,11 +242,8 @@ class Extender:
     # ---- the prioritize reply, prepared between filter and prioritize -----------------------
     def _reply_key(self, state: ClusterState, pod: dict[str, Any]) -> tuple[Any, ...] | None:
         """What a prioritize reply depends on besides its nodes; None for a pod without UID."""
-        meta = pod.get("metadata") or {}
-        uid = meta.get("uid")
-        if uid is None:
-            return None
-        return (uid, meta.get("resourceVersion"), state.changes, self.cache.pods_seen)
+        version = pod_version(state, pod)
+        return None if version is None else (*version, self.cache.pods_seen)
 
     def prepare_prioritize(self) -> bool:
         """Work out the prioritize reply for the nodes the last filter call passed. The server
