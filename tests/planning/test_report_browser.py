@@ -38,7 +38,7 @@ HEADINGS = [
 
 def test_report_renders_in_headless_chromium(small_plan: PlanResult, tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make install-browser` installs it")
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make browser` installs it")
     paths = write_report(small_plan, tmp_path / "report")
     errors: list[str] = []
     requests: list[str] = []
