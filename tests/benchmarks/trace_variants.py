@@ -38,6 +38,7 @@ import numpy as np
 import snugfit_ablation  # noqa: F401  (registers the ablation variants)
 
 from snugfit.packing.demand import PodDemand
+from snugfit.packing.policies.snugfit import pod_kind
 from snugfit.simulations.metrics import mean_sd, unallocated_pct_at
 from snugfit.simulations.runner import RunResult, RunSpec, default_workers, run_all
 from snugfit.simulations.seeds import parse_seeds
@@ -51,9 +52,8 @@ Pods = list[TracePod]
 
 
 def kind(demand: PodDemand) -> str:
-    if not demand.gpu_count:
-        return "cpu-only"
-    return "sharing" if demand.is_sharing else "whole" if demand.gpu_count == 1 else "multi"
+    """The policy's pod kinds, with pods of several GPUs told apart from one-GPU ones."""
+    return "multi" if demand.gpu_count > 1 else pod_kind(demand)
 
 
 def gpu_request(pods: Pods, kinds: set[str] | None = None) -> int:
@@ -170,12 +170,9 @@ def main() -> None:
     base = load_pods(openb / "openb_pod_list_default.csv")
     constrained = load_pods(openb / "openb_pod_list_gpuspec20.csv")
     traces: dict[str, Trace] = {}
-    for name in args.variants.split(","):
+    for name in args.variants.split(",") + (list(SHARED) if args.check else []):
         traces[f"{name} (built)"] = Trace(nodes, tuple(build(name, base, constrained)), "", name)
-    if args.check:
-        for name in SHARED:
-            built = build(name, base, constrained)
-            traces[f"{name} (built)"] = Trace(nodes, tuple(built), "", name)
+        if name in SHARED and args.check:
             shared = load_pods(openb / f"openb_pod_list_{name}.csv")
             traces[f"{name} (shared)"] = Trace(nodes, tuple(shared), "", name)
     policies = args.policies.split(",")
