@@ -18,8 +18,11 @@ Variants, each one change from the row above it:
                        the next pod of the mix best (one arrival of look-ahead)
   +idle-set-aside      ... where some of those nodes would open an idle node and some would
                        not, those that would are set aside
-  snugfit              ... and pods go first to nodes where they leave the hosts of rare
-                       multi-GPU shapes (few nodes fit them) to those shapes: the policy
+  +host-reserve        ... and pods go first to nodes where they leave the hosts of rare
+                       multi-GPU shapes (few nodes fit them) to those shapes
+  snugfit              ... and look-ahead ranks sharing pods also by the growth of the
+                       share that the node's CPU strands at the mix's CPU per GPU share
+                       (balances_cpu): the policy
   bfd-share-plan       snugfit with the share plan made by best-fit decreasing alone
   -multi-gpu-shapes    snugfit with rare multi-GPU shapes left out of the learned target
                        (as FGD's 95 % coverage does): nodes are no longer kept whole
@@ -102,11 +105,18 @@ class LookAheadWithoutSettingAside(Snugfit):
     name = "+look-ahead"
     reserves_hosts = False
     sets_aside_idle_nodes = False
+    balances_cpu = False
 
 
 class IdleNodesSetAside(Snugfit):
     name = "+idle-set-aside"
     reserves_hosts = False
+    balances_cpu = False
+
+
+class HostReserve(Snugfit):
+    name = "+host-reserve"
+    balances_cpu = False
 
 
 class BestFitDecreasingPlan(Snugfit):
@@ -136,6 +146,7 @@ for variant in (
     ModelReserveNoLookAhead,
     LookAheadWithoutSettingAside,
     IdleNodesSetAside,
+    HostReserve,
     BestFitDecreasingPlan,
     WithoutMultiGpuShapes,
     CappedAll,
@@ -152,6 +163,7 @@ VARIANTS = (
     "+model-reserve",
     "+look-ahead",
     "+idle-set-aside",
+    "+host-reserve",
     "snugfit",
     "bfd-share-plan",
     "-multi-gpu-shapes",

@@ -9,6 +9,7 @@ import pytest
 from snugfit.packing.cluster import ClusterState, GpuSpec, NodeSpec
 from snugfit.packing.demand import PodDemand
 from snugfit.packing.fragmentation import TargetWorkload, node_fragmentation
+from snugfit.packing.lookahead import cpu_per_gpu_share, cpu_stranded_share
 from snugfit.packing.placement import Placement
 from snugfit.packing.policies import PolicyContext, make_policy
 from snugfit.packing.policies.snugfit import SnugfitOracle
@@ -314,3 +315,67 @@ def test_look_ahead_sets_aside_a_node_it_would_open_where_another_stays_whole() 
         "snugfit-oracle-without-look-ahead": 0,
         "snugfit-oracle-setting-nothing-aside": 0,
     }
+
+
+def test_cpu_per_gpu_share_counts_cpu_only_pods_and_leaves_out_memory_sized_ones() -> None:
+    """Half the pods take 500 milli and 4 cores, a quarter are CPU-only with 8 cores, a
+    quarter take 2 GPUs sized in memory with 64 cores: (0.5 * 4,000 + 0.25 * 8,000) CPU over
+    0.5 * 500 share, 16 milli-cores per milli-GPU; the memory-sized shape counts for neither."""
+    workload = TargetWorkload(
+        cpu_milli=np.array([4000, 8000, 64000]),
+        gpu_milli=np.array([500, 0, 0]),
+        gpu_count=np.array([1, 0, 2]),
+        model_allowed=np.array([[True, False]] * 3),
+        weight=np.array([0.5, 0.25, 0.25]),
+        gpu_memory_mib=np.array([0, 0, 20000]),
+    )
+    assert cpu_per_gpu_share(workload) == 16.0
+    cpu_only = TargetWorkload(
+        cpu_milli=np.array([8000]),
+        gpu_milli=np.array([0]),
+        gpu_count=np.array([0]),
+        model_allowed=np.array([[True, False]]),
+        weight=np.array([1.0]),
+    )
+    assert cpu_per_gpu_share(cpu_only) == 0.0
+
+
+def test_cpu_stranded_share_is_the_share_beyond_what_the_cpu_serves() -> None:
+    """At 8 milli-cores per milli-GPU: 2,000 free with 8 cores serves 1,000 (1,000 stranded);
+    with 40 cores all of it; a node without free GPUs strands nothing; at 0, nothing counts."""
+    free = np.array([[1000, 1000], [1000, 1000], [0, 0]])
+    cpu = np.array([8000, 40000, 0])
+    assert cpu_stranded_share(free, cpu, 8.0).tolist() == [1000.0, 0.0, 0.0]
+    assert cpu_stranded_share(free, cpu, 0.0).tolist() == [0.0, 0.0, 0.0]
+
+
+class SnugfitOracleNotBalancingCpu(SnugfitOracle):
+    name = "snugfit-oracle-not-balancing-cpu"
+    balances_cpu = False
+
+
+def test_look_ahead_leaves_cpu_for_the_gpus_still_free() -> None:
+    """A mix of 500-milli, 4-core pods alone (8 cores per GPU), two idle 2-GPU nodes with 16
+    and 40 free cores, and an 8-core 500-milli pod. FGD's measure scores it alike on both
+    (each keeps more cores than a next pod asks), and so does the next pod. On the 16-core
+    node it would leave 8 cores for 1,500 milli of free share, CPU for 1,000 of it at the
+    mix's 8 cores per GPU: 500 stranded, and none on the 40-core node. Look-ahead takes the
+    40-core node; without counting that, the node order decides."""
+    workload = TargetWorkload(
+        cpu_milli=np.array([4000]),
+        gpu_milli=np.array([500]),
+        gpu_count=np.array([1]),
+        model_allowed=np.array([[True, False]]),
+        weight=np.array([1.0]),
+    )
+    pod = PodDemand(cpu_milli=8000, memory_mib=0, gpu_count=1, gpu_milli=500)
+    chosen: dict[str, set[int]] = {"balancing": set(), "not": set()}
+    for seed in range(12):
+        for key, policy in (("balancing", SnugfitOracle), ("not", SnugfitOracleNotBalancingCpu)):
+            rng = np.random.default_rng(seed)
+            scheduler = Scheduler(policy(PolicyContext(rng, workload)), rng)
+            state = share_cluster([[1000, 1000], [1000, 1000]], [16000, 40000])
+            decision = scheduler.decide(state, pod)
+            assert isinstance(decision, Placement)
+            chosen[key].add(decision.node)
+    assert chosen == {"balancing": {1}, "not": {0, 1}}

@@ -10,6 +10,13 @@ exact growth plus sum_m p_m (e_im - ref_m): negative where it leaves room that s
 likely next pod better than any candidate does now, positive where it takes the one room
 that suited one. The least key wins.
 
+FGD's measure sees a node's CPU only once it is below a whole shape's request, so a sharing
+pod, scored by it, may take the CPU of a node whose GPUs are still free: where every GPU pod
+shares GPUs, nodes ran out of CPU with whole GPUs idle. For sharing pods the key also counts
+the growth of the node's share that its CPU would strand at the mix's CPU per GPU share
+(``cpu_stranded_share``): the pod goes where it leaves CPU in proportion to the GPUs still
+free. (Other pods are ranked by the CPU-capped measure, which counts that already.)
+
 Look-ahead weighs one next pod, so room that only rare pods use (a node whose GPUs are all
 idle, the one place for a pod taking all of them) is worth little to it, and ranking by it
 alone used up such nodes faster than FGD's own choice: candidates that would open an idle node
@@ -139,6 +146,31 @@ def next_pod_gain(before: F64, after: F64, weight: F64) -> F64:
         )
     reference = before.min(axis=0)
     result: F64 = (np.minimum(after, others) - reference[None, :]) @ weight
+    return result
+
+
+def cpu_per_gpu_share(workload: TargetWorkload) -> float:
+    """The mix's CPU per milli-GPU of share: what all its pods ask for in CPU (CPU-only pods
+    too: they use the same nodes' CPU) over what its GPU pods ask for in share, both weighted
+    by frequency. Shapes sized in GPU memory, whose share depends on the GPU, are left out.
+    0 where the mix asks for no share."""
+    sized = (
+        workload.gpu_memory_mib > 0
+        if workload.gpu_memory_mib is not None
+        else np.zeros(workload.size, dtype=bool)
+    )
+    weight = np.where(sized, 0.0, workload.weight)
+    share = float(weight @ (workload.gpu_milli * workload.gpu_count))
+    return float(weight @ workload.cpu_milli) / share if share > 0 else 0.0
+
+
+def cpu_stranded_share(gpu_free: I64, cpu_free: I64, cpu_per_share: float) -> F64:
+    """(rows,): free GPU share of each node row beyond what its free CPU serves at
+    ``cpu_per_share`` (``cpu_per_gpu_share``): share that the mix's pods, asking for CPU in
+    that proportion, would find no CPU for. 0 everywhere where ``cpu_per_share`` is 0."""
+    if cpu_per_share <= 0:
+        return np.zeros(len(gpu_free))
+    result: F64 = np.maximum(0.0, gpu_free.sum(axis=1) - cpu_free / cpu_per_share)
     return result
 
 

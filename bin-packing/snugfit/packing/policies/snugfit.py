@@ -26,7 +26,10 @@ Six changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
 - Among the best few nodes, whose published scores tie or nearly tie, the placement whose
   exact growth, plus what it does for the next pod of the learned mix, is least goes first
   (see ``lookahead``); nodes where the pod would open an idle node are set aside where some
-  would not.
+  would not. For a sharing pod the growth there also counts the share that the node's CPU
+  would strand at the mix's CPU per GPU share (``balances_cpu``): among nodes that FGD's
+  measure scores alike, the pod goes where it leaves CPU for the GPUs still free (without
+  it, where every GPU pod shares GPUs, nodes ran out of CPU with whole GPUs idle).
 
 Scores are FGD's published integer scores of the growth. On-plan GPUs of sharing pods, and
 for whole-GPU pods nodes that keep the waiting CPU, are lifted above every other score; nodes
@@ -43,7 +46,13 @@ from snugfit.packing.cluster import ClusterState
 from snugfit.packing.demand import PodDemand, gpu_need
 from snugfit.packing.fragmentation import TargetWorkload
 from snugfit.packing.host_reserve import Bool, HostReserve
-from snugfit.packing.lookahead import NextGrowthCache, next_pod_gain, opens_idle_node
+from snugfit.packing.lookahead import (
+    NextGrowthCache,
+    cpu_per_gpu_share,
+    cpu_stranded_share,
+    next_pod_gain,
+    opens_idle_node,
+)
 from snugfit.packing.model_reserve import ModelReserve
 from snugfit.packing.policies.base import F64, I64, PolicyContext
 from snugfit.packing.policies.fgd import Fgd, first_fit_after, fragmentation_with
@@ -98,6 +107,7 @@ class Snugfit(Fgd):
     reserves_hosts: bool = True
     looks_ahead: bool = True
     sets_aside_idle_nodes: bool = True  # in look-ahead, see look_ahead
+    balances_cpu: bool = True  # in look-ahead, sharing pods: see look_ahead_growth
 
     def __init__(self, context: PolicyContext) -> None:
         known = None if self.learns_workload else context.workload
@@ -106,6 +116,7 @@ class Snugfit(Fgd):
         self.reserve = ModelReserve(self.workload)
         self.hosts = HostReserve(self.workload)
         self.next_growth = NextGrowthCache(self.workload)
+        self.cpu_per_share = cpu_per_gpu_share(self.workload)
 
     def _plan_for(self, workload: TargetWorkload) -> SharePlan:
         return share_plan(workload) if self.follows_share_plan else SharePlan.empty()
@@ -116,6 +127,7 @@ class Snugfit(Fgd):
         self.reserve = ModelReserve(workload)
         self.hosts = HostReserve(workload)
         self.next_growth = NextGrowthCache(workload)
+        self.cpu_per_share = cpu_per_gpu_share(workload)
 
     def cpu_capped(self, demand: PodDemand) -> bool:
         return pod_kind(demand) in self.capped_kinds
@@ -164,7 +176,8 @@ class Snugfit(Fgd):
         """Among the nodes ``near_best``, those with the least look-ahead key (see
         ``lookahead``) are lifted above the others. Where some of them would open an idle node
         (``opens_idle_node``) and some would not, those that would are set aside and the nodes
-        near the best of the rest are ranked instead."""
+        near the best of the rest are ranked instead. The key's exact growth is
+        ``look_ahead_growth``."""
         if self.workload.size == 0 or len(nodes) < 2:
             return scores
         best = scores.max()
@@ -185,16 +198,30 @@ class Snugfit(Fgd):
         both = np.concatenate([chosen, chosen])
         free_after = self.free_after(state, demand, chosen)
         cpu_after = state.cpu_free[chosen] - demand.cpu_milli
-        capped = self.cpu_capped(demand)
-        growth = fragmentation_with(
-            state, chosen, free_after, cpu_after, self.workload, capped
-        ) - self.fragmentation_now(state, chosen, capped)
+        growth = self.look_ahead_growth(state, demand, chosen, free_after, cpu_after)
         free = np.concatenate([state.gpu_free[chosen], free_after])
         cpu = np.concatenate([state.cpu_free[chosen], cpu_after])
         next_growth = self.next_growth.growth(state, both, free, cpu)
         key = growth + next_pod_gain(next_growth[:k], next_growth[k:], self.workload.weight)
         result[near[key <= key.min() + 1e-6]] = best + 1  # equal keys: the node order decides
         return result
+
+    def look_ahead_growth(
+        self, state: ClusterState, demand: PodDemand, nodes: I64, free_after: I64, cpu_after: I64
+    ) -> F64:
+        """(nodes,): the exact growth look-ahead ranks by, in the measure that scored the pod;
+        for a sharing pod (``balances_cpu``) plus the growth of the share that the node's CPU
+        strands at the mix's CPU per GPU share (``cpu_stranded_share``)."""
+        capped = self.cpu_capped(demand)
+        now = self.fragmentation_now(state, nodes, capped)
+        after = fragmentation_with(state, nodes, free_after, cpu_after, self.workload, capped)
+        growth: F64 = after - now
+        if self.balances_cpu and demand.is_sharing:
+            stranded_now = cpu_stranded_share(
+                state.gpu_free[nodes], state.cpu_free[nodes], self.cpu_per_share
+            )
+            growth += cpu_stranded_share(free_after, cpu_after, self.cpu_per_share) - stranded_now
+        return growth
 
     def free_after(self, state: ClusterState, demand: PodDemand, nodes: I64) -> I64:
         """(nodes, slots): free GPU share of each node after the pod takes the GPUs it would
