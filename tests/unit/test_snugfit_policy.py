@@ -17,12 +17,15 @@ from snugfit.packing.schedule import Scheduler
 from snugfit.packing.workload import WorkloadLearner, shape_counts, target_workload
 
 
-def one_gpu_shape(cpu: int, weight: float = 1.0) -> TargetWorkload:
-    """A workload of one shape: ``cpu`` milli-CPU and one whole GPU."""
+def one_gpu_shape(
+    cpu: int, weight: float = 1.0, gpu_milli: int = 1000, gpu_count: int = 1
+) -> TargetWorkload:
+    """A workload of one shape: ``cpu`` milli-CPU and one whole GPU (or ``gpu_count`` GPUs of
+    ``gpu_milli`` each)."""
     return TargetWorkload(
         cpu_milli=np.array([cpu]),
-        gpu_milli=np.array([1000]),
-        gpu_count=np.array([1]),
+        gpu_milli=np.array([gpu_milli]),
+        gpu_count=np.array([gpu_count]),
         model_allowed=np.array([[True, False]]),
         weight=np.array([weight]),
     )
@@ -330,14 +333,7 @@ def test_cpu_per_gpu_share_counts_cpu_only_pods_and_leaves_out_memory_sized_ones
         gpu_memory_mib=np.array([0, 0, 20000]),
     )
     assert cpu_per_gpu_share(workload) == 16.0
-    cpu_only = TargetWorkload(
-        cpu_milli=np.array([8000]),
-        gpu_milli=np.array([0]),
-        gpu_count=np.array([0]),
-        model_allowed=np.array([[True, False]]),
-        weight=np.array([1.0]),
-    )
-    assert cpu_per_gpu_share(cpu_only) == 0.0
+    assert cpu_per_gpu_share(one_gpu_shape(8000, gpu_milli=0, gpu_count=0)) == 0.0
 
 
 def test_cpu_stranded_share_is_the_share_beyond_what_the_cpu_serves() -> None:
@@ -361,13 +357,7 @@ def test_look_ahead_leaves_cpu_for_the_gpus_still_free() -> None:
     node it would leave 8 cores for 1,500 milli of free share, CPU for 1,000 of it at the
     mix's 8 cores per GPU: 500 stranded, and none on the 40-core node. Look-ahead takes the
     40-core node; without counting that, the node order decides."""
-    workload = TargetWorkload(
-        cpu_milli=np.array([4000]),
-        gpu_milli=np.array([500]),
-        gpu_count=np.array([1]),
-        model_allowed=np.array([[True, False]]),
-        weight=np.array([1.0]),
-    )
+    workload = one_gpu_shape(4000, gpu_milli=500)
     pod = PodDemand(cpu_milli=8000, memory_mib=0, gpu_count=1, gpu_milli=500)
     chosen: dict[str, set[int]] = {"balancing": set(), "not": set()}
     for seed in range(12):
