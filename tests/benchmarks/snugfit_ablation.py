@@ -20,9 +20,11 @@ Variants, each one change from the row above it:
                        not, those that would are set aside
   +host-reserve        ... and pods go first to nodes where they leave the hosts of rare
                        multi-GPU shapes (few nodes fit them) to those shapes
-  snugfit              ... and look-ahead ranks sharing pods also by the growth of the
+  +cpu-balance         ... and look-ahead ranks sharing pods also by the growth of the
                        share that the node's CPU strands at the mix's CPU per GPU share
-                       (balances_cpu): the policy
+  +memory-balance      ... and by the share that its host memory strands at the mix's
+                       memory per GPU share
+  snugfit              ... and every pod so (balanced_kinds): the policy
   bfd-share-plan       snugfit with the share plan made by best-fit decreasing alone
   -multi-gpu-shapes    snugfit with rare multi-GPU shapes left out of the learned target
                        (as FGD's 95 % coverage does): nodes are no longer kept whole
@@ -105,18 +107,29 @@ class LookAheadWithoutSettingAside(Snugfit):
     name = "+look-ahead"
     reserves_hosts = False
     sets_aside_idle_nodes = False
-    balances_cpu = False
+    balanced_kinds: frozenset[str] = frozenset()
 
 
 class IdleNodesSetAside(Snugfit):
     name = "+idle-set-aside"
     reserves_hosts = False
-    balances_cpu = False
+    balanced_kinds: frozenset[str] = frozenset()
 
 
 class HostReserve(Snugfit):
     name = "+host-reserve"
-    balances_cpu = False
+    balanced_kinds: frozenset[str] = frozenset()
+
+
+class CpuBalance(Snugfit):
+    name = "+cpu-balance"
+    balanced_kinds = frozenset({"sharing"})
+    balances_memory = False
+
+
+class MemoryBalance(Snugfit):
+    name = "+memory-balance"
+    balanced_kinds = frozenset({"sharing"})
 
 
 class BestFitDecreasingPlan(Snugfit):
@@ -147,6 +160,8 @@ for variant in (
     LookAheadWithoutSettingAside,
     IdleNodesSetAside,
     HostReserve,
+    CpuBalance,
+    MemoryBalance,
     BestFitDecreasingPlan,
     WithoutMultiGpuShapes,
     CappedAll,
@@ -164,6 +179,8 @@ VARIANTS = (
     "+look-ahead",
     "+idle-set-aside",
     "+host-reserve",
+    "+cpu-balance",
+    "+memory-balance",
     "snugfit",
     "bfd-share-plan",
     "-multi-gpu-shapes",

@@ -249,10 +249,14 @@ def test_shapes_count_every_pod_once() -> None:
         (0, 0, 1, None, 20000): 1,
         (1000, 0, 0, None, 0): 1,
     }
+    # ... and is summed per shape beside the counts (d asks for 1 MiB)
+    assert cache.shape_memory[(0, 500, 1, None, 0)] == 1
+    assert cache.shape_memory[(1000, 500, 1, None, 0)] == 0
     cache.upsert_pod(pod("a", {MILLI: "500", "cpu": "1"}, node="n1"))  # seen already
     assert sum(cache.shapes.values()) == cache.pods_seen == 5
-    cache.replace_pods([pod("f", {"cpu": "1"})])  # a relist counts afresh
+    cache.replace_pods([pod("f", {"cpu": "1", "memory": "2Mi"})])  # a relist counts afresh
     assert cache.shapes == {(1000, 0, 0, None, 0): 1} and cache.pods_seen == 1
+    assert cache.shape_memory == {(1000, 0, 0, None, 0): 2}
 
 
 def test_shapes_use_the_gpu_models_of_the_nodes_known_when_the_pod_is_seen() -> None:

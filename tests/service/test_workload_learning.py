@@ -54,3 +54,20 @@ def test_extender_rebuilt_for_new_nodes_keeps_what_it_learned() -> None:
     assert rebuilt is not first
     assert sorted(rebuilt.policy.workload.gpu_milli.tolist()) == [300, 500]  # type: ignore[attr-defined]
     assert extender.scheduler() is rebuilt
+
+
+def test_extender_learns_each_shapes_mean_host_memory() -> None:
+    """The pods' host memory reaches the learned target (means per shape), and so the mix's
+    host memory per GPU share that look-ahead balances: 3 GiB per 500 milli."""
+    cache = ClusterCache({})
+    cache.replace_nodes([gpu_node("n1", 4)])
+    cache.replace_pods(
+        [
+            pod("a", {MILLI: "500", "cpu": "1", "memory": "2Gi"}),
+            pod("b", {MILLI: "500", "cpu": "1", "memory": "4Gi"}),
+        ]
+    )
+    extender = Extender(ExtenderConfig(policy="snugfit"), cache)
+    policy = extender.scheduler().policy
+    assert policy.workload.memory_mib.tolist() == [3072.0]  # type: ignore[attr-defined]
+    assert policy.host_per_share.memory == 3072 / 500  # type: ignore[attr-defined]

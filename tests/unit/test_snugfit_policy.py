@@ -3,13 +3,15 @@ target workload, and decisions FGD gets wrong."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
 from snugfit.packing.cluster import ClusterState, GpuSpec, NodeSpec
 from snugfit.packing.demand import PodDemand
 from snugfit.packing.fragmentation import TargetWorkload, node_fragmentation
-from snugfit.packing.lookahead import cpu_per_gpu_share, cpu_stranded_share
+from snugfit.packing.lookahead import HostPerShare, host_per_gpu_share, host_stranded_share
 from snugfit.packing.placement import Placement
 from snugfit.packing.policies import PolicyContext, make_policy
 from snugfit.packing.policies.snugfit import SnugfitOracle
@@ -18,16 +20,21 @@ from snugfit.packing.workload import WorkloadLearner, shape_counts, target_workl
 
 
 def one_gpu_shape(
-    cpu: int, weight: float = 1.0, gpu_milli: int = 1000, gpu_count: int = 1
+    cpu: int,
+    weight: float = 1.0,
+    gpu_milli: int = 1000,
+    gpu_count: int = 1,
+    memory_mib: float | None = None,
 ) -> TargetWorkload:
     """A workload of one shape: ``cpu`` milli-CPU and one whole GPU (or ``gpu_count`` GPUs of
-    ``gpu_milli`` each)."""
+    ``gpu_milli`` each), and ``memory_mib`` of host memory where given."""
     return TargetWorkload(
         cpu_milli=np.array([cpu]),
         gpu_milli=np.array([gpu_milli]),
         gpu_count=np.array([gpu_count]),
         model_allowed=np.array([[True, False]]),
         weight=np.array([weight]),
+        memory_mib=None if memory_mib is None else np.array([memory_mib]),
     )
 
 
@@ -202,11 +209,16 @@ def share_mix_workload() -> TargetWorkload:
     )
 
 
-def share_cluster(free: list[list[int]], cores: list[int] | None = None) -> ClusterState:
-    """One node per row of free shares (GPUs of one model) and free cores (64 by default)."""
+def share_cluster(
+    free: list[list[int]], cores: list[int] | None = None, memory_mib: list[int] | None = None
+) -> ClusterState:
+    """One node per row of free shares (GPUs of one model), free cores (64 by default) and free
+    host memory (none by default)."""
     cpu = cores or [64000] * len(free)
+    memory = memory_mib or [0] * len(free)
     nodes = [
-        NodeSpec(f"n{i}", cpu[i], 0, (GpuSpec("A", 0),) * len(row)) for i, row in enumerate(free)
+        NodeSpec(f"n{i}", cpu[i], memory[i], (GpuSpec("A", 0),) * len(row))
+        for i, row in enumerate(free)
     ]
     state = ClusterState.from_nodes(nodes)
     for i, row in enumerate(free):
@@ -320,10 +332,12 @@ def test_look_ahead_sets_aside_a_node_it_would_open_where_another_stays_whole() 
     }
 
 
-def test_cpu_per_gpu_share_counts_cpu_only_pods_and_leaves_out_memory_sized_ones() -> None:
-    """Half the pods take 500 milli and 4 cores, a quarter are CPU-only with 8 cores, a
-    quarter take 2 GPUs sized in memory with 64 cores: (0.5 * 4,000 + 0.25 * 8,000) CPU over
-    0.5 * 500 share, 16 milli-cores per milli-GPU; the memory-sized shape counts for neither."""
+def test_host_per_gpu_share_counts_cpu_only_pods_and_leaves_out_memory_sized_ones() -> None:
+    """Half the pods take 500 milli, 4 cores and 8 GiB, a quarter are CPU-only with 8 cores and
+    16 GiB, a quarter take 2 GPUs sized in GPU memory with 64 cores: (0.5 * 4,000 + 0.25 *
+    8,000) CPU over 0.5 * 500 share, 16 milli-cores per milli-GPU, and (0.5 * 8 + 0.25 * 16)
+    GiB over it, 32.768 MiB; the memory-sized shape counts for neither. Without host memory in
+    the workload, memory counts 0; without share, both do."""
     workload = TargetWorkload(
         cpu_milli=np.array([4000, 8000, 64000]),
         gpu_milli=np.array([500, 0, 0]),
@@ -331,23 +345,59 @@ def test_cpu_per_gpu_share_counts_cpu_only_pods_and_leaves_out_memory_sized_ones
         model_allowed=np.array([[True, False]] * 3),
         weight=np.array([0.5, 0.25, 0.25]),
         gpu_memory_mib=np.array([0, 0, 20000]),
+        memory_mib=np.array([8192.0, 16384.0, 500000.0]),
     )
-    assert cpu_per_gpu_share(workload) == 16.0
-    assert cpu_per_gpu_share(one_gpu_shape(8000, gpu_milli=0, gpu_count=0)) == 0.0
+    assert host_per_gpu_share(workload) == HostPerShare(16.0, 32.768)
+    assert host_per_gpu_share(one_gpu_shape(8000, gpu_milli=500)) == HostPerShare(16.0, 0.0)
+    cpu_only = one_gpu_shape(8000, gpu_milli=0, gpu_count=0, memory_mib=4096.0)
+    assert host_per_gpu_share(cpu_only) == HostPerShare(0.0, 0.0)
 
 
-def test_cpu_stranded_share_is_the_share_beyond_what_the_cpu_serves() -> None:
-    """At 8 milli-cores per milli-GPU: 2,000 free with 8 cores serves 1,000 (1,000 stranded);
-    with 40 cores all of it; a node without free GPUs strands nothing; at 0, nothing counts."""
-    free = np.array([[1000, 1000], [1000, 1000], [0, 0]])
-    cpu = np.array([8000, 40000, 0])
-    assert cpu_stranded_share(free, cpu, 8.0).tolist() == [1000.0, 0.0, 0.0]
-    assert cpu_stranded_share(free, cpu, 0.0).tolist() == [0.0, 0.0, 0.0]
+def test_host_stranded_share_is_the_share_beyond_what_cpu_or_memory_serves() -> None:
+    """At 8 milli-cores and 16 MiB per milli-GPU: 2,000 free with 8 cores serves 1,000 (1,000
+    stranded); with 40 cores and 64 GiB all of it; with 40 cores and 8 GiB 512 (1,488
+    stranded); a node without free GPUs strands nothing; a resource at 0 is not counted."""
+    free = np.array([[1000, 1000], [1000, 1000], [1000, 1000], [0, 0]])
+    cpu = np.array([8000, 40000, 40000, 0])
+    memory = np.array([65536, 65536, 8192, 0])
+    both = HostPerShare(8.0, 16.0)
+    assert host_stranded_share(free, cpu, memory, both).tolist() == [1000.0, 0.0, 1488.0, 0.0]
+    cpu_only = HostPerShare(8.0, 0.0)
+    assert host_stranded_share(free, cpu, memory, cpu_only).tolist() == [1000.0, 0.0, 0.0, 0.0]
+    neither = HostPerShare(0.0, 0.0)
+    assert host_stranded_share(free, cpu, memory, neither).tolist() == [0.0] * 4
 
 
-class SnugfitOracleNotBalancingCpu(SnugfitOracle):
-    name = "snugfit-oracle-not-balancing-cpu"
-    balances_cpu = False
+class SnugfitOracleBalancingSharingPodsCpu(SnugfitOracle):
+    """Look-ahead balancing only CPU, and only for sharing pods (the policy before host memory
+    and every pod counted)."""
+
+    name = "snugfit-oracle-balancing-sharing-pods-cpu"
+    balanced_kinds = frozenset({"sharing"})
+    balances_memory = False
+
+
+class SnugfitOracleNotBalancing(SnugfitOracle):
+    name = "snugfit-oracle-not-balancing"
+    balanced_kinds: frozenset[str] = frozenset()
+
+
+def chosen_nodes(
+    policies: dict[str, type[SnugfitOracle]],
+    workload: TargetWorkload,
+    state_of: Callable[[], ClusterState],
+    pod: PodDemand,
+) -> dict[str, set[int]]:
+    """The nodes each policy puts ``pod`` on, over 12 seeds (the node order for ties)."""
+    chosen: dict[str, set[int]] = {key: set() for key in policies}
+    for seed in range(12):
+        for key, policy in policies.items():
+            rng = np.random.default_rng(seed)
+            scheduler = Scheduler(policy(PolicyContext(rng, workload)), rng)
+            decision = scheduler.decide(state_of(), pod)
+            assert isinstance(decision, Placement)
+            chosen[key].add(decision.node)
+    return chosen
 
 
 def test_look_ahead_leaves_cpu_for_the_gpus_still_free() -> None:
@@ -357,15 +407,40 @@ def test_look_ahead_leaves_cpu_for_the_gpus_still_free() -> None:
     node it would leave 8 cores for 1,500 milli of free share, CPU for 1,000 of it at the
     mix's 8 cores per GPU: 500 stranded, and none on the 40-core node. Look-ahead takes the
     40-core node; without counting that, the node order decides."""
-    workload = one_gpu_shape(4000, gpu_milli=500)
-    pod = PodDemand(cpu_milli=8000, memory_mib=0, gpu_count=1, gpu_milli=500)
-    chosen: dict[str, set[int]] = {"balancing": set(), "not": set()}
-    for seed in range(12):
-        for key, policy in (("balancing", SnugfitOracle), ("not", SnugfitOracleNotBalancingCpu)):
-            rng = np.random.default_rng(seed)
-            scheduler = Scheduler(policy(PolicyContext(rng, workload)), rng)
-            state = share_cluster([[1000, 1000], [1000, 1000]], [16000, 40000])
-            decision = scheduler.decide(state, pod)
-            assert isinstance(decision, Placement)
-            chosen[key].add(decision.node)
+    chosen = chosen_nodes(
+        {"balancing": SnugfitOracle, "not": SnugfitOracleNotBalancing},
+        one_gpu_shape(4000, gpu_milli=500),
+        lambda: share_cluster([[1000, 1000], [1000, 1000]], [16000, 40000]),
+        PodDemand(cpu_milli=8000, memory_mib=0, gpu_count=1, gpu_milli=500),
+    )
     assert chosen == {"balancing": {1}, "not": {0, 1}}
+
+
+@pytest.mark.parametrize(
+    ("gpu_milli", "pod_memory"),
+    [
+        # a sharing pod of 32 GiB: 32 left on the 64-GiB node serve 1,000 of the 1,500 free
+        (500, 32768),
+        # a whole-GPU pod (scored by the CPU-capped measure, blind to memory) of 40 GiB: 24
+        # left serve 750 of the 1,000 free
+        (1000, 40960),
+    ],
+)
+def test_look_ahead_leaves_host_memory_for_the_gpus_still_free(
+    gpu_milli: int, pod_memory: int
+) -> None:
+    """A mix of pods with 4 cores and 16 GiB per 500 milli (32 MiB per milli-GPU), two idle
+    2-GPU nodes with 64 cores each, one with 64 GiB of host memory, one with 160 GiB. FGD's
+    measure and the next pod score the pod alike on both; on the 64-GiB node it strands
+    share whose pods would find no memory, on the 160-GiB node none. Look-ahead takes the
+    160-GiB node; balancing CPU alone (sharing pods only, as before), the node order decides."""
+    workload = one_gpu_shape(
+        4000 * gpu_milli // 500, gpu_milli=gpu_milli, memory_mib=32.0 * gpu_milli
+    )
+    chosen = chosen_nodes(
+        {"balancing": SnugfitOracle, "cpu": SnugfitOracleBalancingSharingPodsCpu},
+        workload,
+        lambda: share_cluster([[1000, 1000], [1000, 1000]], None, [65536, 163840]),
+        PodDemand(cpu_milli=4000, memory_mib=pod_memory, gpu_count=1, gpu_milli=gpu_milli),
+    )
+    assert chosen == {"balancing": {1}, "cpu": {0, 1}}

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from snugfit.packing.demand import PodDemand
-from snugfit.packing.workload import Shape, shape_counts, shape_of, target_workload
+from snugfit.packing.workload import (
+    Shape,
+    WorkloadLearner,
+    shape_counts,
+    shape_memory,
+    shape_of,
+    target_workload,
+)
 
 A100 = frozenset({"A100"})
 
@@ -25,6 +32,22 @@ def test_shape_of_and_counts() -> None:
     assert shape_of(PodDemand(1000, 4096, 1, gpu_memory_mib=8000)) == (1000, 0, 1, None, 8000)
     counts = shape_counts([PodDemand(1000, 1), PodDemand(1000, 2), PodDemand(2000, 1)])
     assert counts == Counter({(1000, 0, 0, None, 0): 2, (2000, 0, 0, None, 0): 1})
+
+
+def test_the_target_carries_each_shapes_mean_host_memory_where_given() -> None:
+    """Two CPU-only pods of 1 core with 1 and 3 GiB, one of 2 cores with 8 GiB: means 2 and
+    8 GiB, in the target's order; without host memory the target carries none."""
+    pods = [PodDemand(1000, 1024), PodDemand(1000, 3072), PodDemand(2000, 8192)]
+    assert shape_memory(pods) == Counter({(1000, 0, 0, None, 0): 4096, (2000, 0, 0, None, 0): 8192})
+    wl = target_workload(shape_counts(pods), (), memory=shape_memory(pods))
+    assert wl.cpu_milli.tolist() == [1000, 2000]
+    assert wl.memory_mib is not None and wl.memory_mib.tolist() == [2048.0, 8192.0]
+    assert target_workload(shape_counts(pods), ()).memory_mib is None
+    learner = WorkloadLearner()
+    for pod in pods:
+        learned = learner.observe(pod, ())
+    assert learned is not None and learned.memory_mib is not None
+    assert learned.memory_mib.tolist() == [2048.0, 8192.0]
 
 
 def test_coverage_cut_and_renormalised_weights() -> None:

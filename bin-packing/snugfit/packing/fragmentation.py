@@ -35,6 +35,7 @@ class TargetWorkload:
     model_allowed: NDArray[np.bool_]  # (M, models + 1)
     weight: F64  # (M,) p_m
     gpu_memory_mib: I64 | None = None  # (M,) per-GPU memory; d_m then depends on the GPU
+    memory_mib: F64 | None = None  # (M,) mean host memory of the shape's pods, where known
 
     @property
     def size(self) -> int:

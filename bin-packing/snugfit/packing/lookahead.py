@@ -10,12 +10,15 @@ exact growth plus sum_m p_m (e_im - ref_m): negative where it leaves room that s
 likely next pod better than any candidate does now, positive where it takes the one room
 that suited one. The least key wins.
 
-FGD's measure sees a node's CPU only once it is below a whole shape's request, so a sharing
-pod, scored by it, may take the CPU of a node whose GPUs are still free: where every GPU pod
-shares GPUs, nodes ran out of CPU with whole GPUs idle. For sharing pods the key also counts
-the growth of the node's share that its CPU would strand at the mix's CPU per GPU share
-(``cpu_stranded_share``): the pod goes where it leaves CPU in proportion to the GPUs still
-free. (Other pods are ranked by the CPU-capped measure, which counts that already.)
+FGD's measure sees a node's CPU only once it is below a whole shape's request, and its host
+memory never, so a pod may take the CPU or memory of a node whose GPUs are still free: where
+every GPU pod shares GPUs, nodes ran out of CPU with whole GPUs idle, and on the 8-GPU nodes
+of the traces (12 cores and 48 GiB per GPU, about what their mixes ask per GPU) GPUs were
+left waiting behind exhausted memory. For every pod the key also counts the growth of the
+node's share that its CPU or host memory would strand at the mix's host per GPU share
+(``host_stranded_share``): the pod goes where it leaves CPU and memory in proportion to the
+GPUs still free. (For pods ranked by the CPU-capped measure the CPU part counts twice; the
+measured alternative, memory alone for them, gained no more.)
 
 Look-ahead weighs one next pod, so room that only rare pods use (a node whose GPUs are all
 idle, the one place for a pod taking all of them) is worth little to it, and ranking by it
@@ -24,6 +27,8 @@ are set aside where others would not (``opens_idle_node``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -149,11 +154,21 @@ def next_pod_gain(before: F64, after: F64, weight: F64) -> F64:
     return result
 
 
-def cpu_per_gpu_share(workload: TargetWorkload) -> float:
-    """The mix's CPU per milli-GPU of share: what all its pods ask for in CPU (CPU-only pods
-    too: they use the same nodes' CPU) over what its GPU pods ask for in share, both weighted
-    by frequency. Shapes sized in GPU memory, whose share depends on the GPU, are left out.
-    0 where the mix asks for no share."""
+@dataclass(frozen=True)
+class HostPerShare:
+    """What the mix's pods ask of a node's host per milli-GPU of share they ask for: CPU
+    (milli-cores) and host memory (MiB); 0 where that is not known or the mix asks for no
+    share."""
+
+    cpu: float
+    memory: float
+
+
+def host_per_gpu_share(workload: TargetWorkload) -> HostPerShare:
+    """The mix's CPU and host memory per milli-GPU of share: what all its pods ask for (CPU-only
+    pods too: they use the same nodes' host) over what its GPU pods ask for in share, both
+    weighted by frequency. Shapes sized in GPU memory, whose share depends on the GPU, are left
+    out; host memory is 0 where the workload carries none."""
     sized = (
         workload.gpu_memory_mib > 0
         if workload.gpu_memory_mib is not None
@@ -161,16 +176,25 @@ def cpu_per_gpu_share(workload: TargetWorkload) -> float:
     )
     weight = np.where(sized, 0.0, workload.weight)
     share = float(weight @ (workload.gpu_milli * workload.gpu_count))
-    return float(weight @ workload.cpu_milli) / share if share > 0 else 0.0
+    if share <= 0:
+        return HostPerShare(0.0, 0.0)
+    memory = 0.0 if workload.memory_mib is None else float(weight @ workload.memory_mib)
+    return HostPerShare(float(weight @ workload.cpu_milli) / share, memory / share)
 
 
-def cpu_stranded_share(gpu_free: I64, cpu_free: I64, cpu_per_share: float) -> F64:
-    """(rows,): free GPU share of each node row beyond what its free CPU serves at
-    ``cpu_per_share`` (``cpu_per_gpu_share``): share that the mix's pods, asking for CPU in
-    that proportion, would find no CPU for. 0 everywhere where ``cpu_per_share`` is 0."""
-    if cpu_per_share <= 0:
-        return np.zeros(len(gpu_free))
-    result: F64 = np.maximum(0.0, gpu_free.sum(axis=1) - cpu_free / cpu_per_share)
+def host_stranded_share(
+    gpu_free: I64, cpu_free: I64, memory_free: I64, per_share: HostPerShare
+) -> F64:
+    """(rows,): free GPU share of each node row beyond what its free CPU or its free host
+    memory serves at ``per_share`` (``host_per_gpu_share``): share that the mix's pods, asking
+    for CPU and memory in that proportion, would find no host for. A resource whose
+    ``per_share`` is 0 is not counted; 0 everywhere where neither is."""
+    served = np.full(len(gpu_free), np.inf)
+    if per_share.cpu > 0:
+        served = np.minimum(served, cpu_free / per_share.cpu)
+    if per_share.memory > 0:
+        served = np.minimum(served, memory_free / per_share.memory)
+    result: F64 = np.maximum(0.0, gpu_free.sum(axis=1) - served)
     return result
 
 

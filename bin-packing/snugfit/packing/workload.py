@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -29,6 +29,15 @@ def shape_counts(demands: Iterable[PodDemand]) -> Counter[Shape]:
     return Counter(shape_of(d) for d in demands)
 
 
+def shape_memory(demands: Iterable[PodDemand]) -> Counter[Shape]:
+    """Host memory (MiB) asked for by the pods of each shape, summed: the shape leaves host
+    memory out (pods of one shape differ in it), the mix's mean per shape keeps it."""
+    memory: Counter[Shape] = Counter()
+    for d in demands:
+        memory[shape_of(d)] += d.memory_mib
+    return memory
+
+
 def _popularity(item: tuple[Shape, int]) -> tuple[int, int, int, int, str, int]:
     (cpu, milli, count, models, memory), n = item
     return (n, cpu, milli, count, "|".join(sorted(models or ())), memory)
@@ -39,6 +48,7 @@ def target_workload(
     models: Sequence[str],
     coverage: float = 0.95,
     keep_multi_gpu: bool = False,
+    memory: Mapping[Shape, int] | None = None,
 ) -> TargetWorkload:
     """The most popular shapes that together cover ``coverage`` of the tasks.
 
@@ -48,6 +58,9 @@ def target_workload(
 
     ``keep_multi_gpu`` also keeps every shape taking two or more GPUs, however rare: such
     pods are few by count but large by volume, and only whole free GPUs on one node fit them.
+
+    ``memory``: the host memory of each shape's pods, summed (``shape_memory``); the target
+    then carries each shape's mean host memory.
     """
     if not 0 < coverage <= 1:
         raise ValueError(f"coverage must be in (0, 1], got {coverage}")
@@ -69,6 +82,9 @@ def target_workload(
         model_allowed=allowed,
         weight=np.array([n / max(covered, 1) for _, n in chosen], dtype=np.float64),
         gpu_memory_mib=np.array([s[4] for s, _ in chosen], dtype=np.int64),
+        memory_mib=None
+        if memory is None
+        else np.array([memory.get(s, 0) / n for s, n in chosen], dtype=np.float64),
     )
 
 
@@ -91,13 +107,14 @@ class WorkloadLearner:
     eighth, and at least every ``refresh_pods`` pods (rarely enough that per-node score
     caches stay useful, often enough to follow a changing mix). The simulator counts pods through
     ``observe``; the extender, whose pods come and go with its watches, hands its own counts
-    to ``refresh``."""
+    (and host memory per shape) to ``refresh``."""
 
     def __init__(self, refresh_pods: int = 4096) -> None:
         if refresh_pods <= 0:
             raise ValueError(f"refresh_pods must be positive, got {refresh_pods}")
         self.refresh_pods = refresh_pods
         self.counts: Counter[Shape] = Counter()
+        self.memory: Counter[Shape] = Counter()  # host memory per shape, summed
         self.seen = 0
         self._next = 1
         self._current: TargetWorkload | None = None
@@ -106,9 +123,11 @@ class WorkloadLearner:
         self, demand: PodDemand, models: Sequence[str], keep_multi_gpu: bool = True
     ) -> TargetWorkload | None:
         """Count the pod; the new target workload over GPU ``models`` when one is due."""
-        self.counts[shape_of(demand)] += 1
+        shape = shape_of(demand)
+        self.counts[shape] += 1
+        self.memory[shape] += demand.memory_mib
         self.seen += 1
-        return self.refresh(self.counts, self.seen, models, keep_multi_gpu)
+        return self.refresh(self.counts, self.seen, models, keep_multi_gpu, memory=self.memory)
 
     def refresh(
         self,
@@ -117,14 +136,17 @@ class WorkloadLearner:
         models: Sequence[str],
         keep_multi_gpu: bool = True,
         force: bool = False,
+        memory: Mapping[Shape, int] | None = None,
     ) -> TargetWorkload | None:
-        """The target workload of ``counts`` (``seen`` pods in all) when a rebuild is due and
-        the mix has moved since the last one handed out; with ``force``, now and whatever the
-        mix (for a policy built afresh)."""
+        """The target workload of ``counts`` (``seen`` pods in all; ``memory``: their host
+        memory per shape, summed) when a rebuild is due and the mix has moved since the last
+        one handed out; with ``force``, now and whatever the mix (for a policy built afresh).
+        The shapes' mean host memory is handed out with them: a move in it alone is no move
+        of the mix."""
         if seen < self._next and not force:
             return None
         self._next = next_refresh(seen, self.refresh_pods)
-        target = target_workload(counts, models, keep_multi_gpu=keep_multi_gpu)
+        target = target_workload(counts, models, keep_multi_gpu=keep_multi_gpu, memory=memory)
         if not force and self._current is not None and same_mix(self._current, target):
             return None  # rescoring every node for nothing is what a refresh would cost
         self._current = target

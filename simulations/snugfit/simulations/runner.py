@@ -14,7 +14,7 @@ from snugfit.packing.cluster import ClusterState
 from snugfit.packing.demand import PodDemand, without_sharing
 from snugfit.packing.policies import PolicyContext, make_policy
 from snugfit.packing.schedule import Scheduler
-from snugfit.packing.workload import shape_counts, target_workload
+from snugfit.packing.workload import shape_counts, shape_memory, target_workload
 from snugfit.simulations.executors import LocalPool
 from snugfit.simulations.protocol import INFLATION, arrival_sequence
 from snugfit.simulations.replay import ArrivalLog, replay_arrivals
@@ -70,7 +70,8 @@ def setup_run(
     """
     demand_of = _identity if spec.sharing else without_sharing
     state = ClusterState.from_nodes(trace.nodes)
-    workload = target_workload(shape_counts(demand_of(p.demand) for p in trace.pods), state.models)
+    demands = [demand_of(p.demand) for p in trace.pods]
+    workload = target_workload(shape_counts(demands), state.models, memory=shape_memory(demands))
     arrival_rng, policy_rng = seed_streams(spec.seed)
     scheduler = Scheduler(make_policy(spec.policy, PolicyContext(policy_rng, workload)), policy_rng)
     return state, scheduler, arrival_rng, demand_of

@@ -1,5 +1,5 @@
-"""snugfit: FGD's measure, learned online, aware of CPU, with a plan for shares and models,
-looking one arrival ahead.
+"""snugfit: FGD's measure, learned online, aware of CPU and host memory, with a plan for shares
+and models, looking one arrival ahead.
 
 Six changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
 
@@ -26,10 +26,11 @@ Six changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
 - Among the best few nodes, whose published scores tie or nearly tie, the placement whose
   exact growth, plus what it does for the next pod of the learned mix, is least goes first
   (see ``lookahead``); nodes where the pod would open an idle node are set aside where some
-  would not. For a sharing pod the growth there also counts the share that the node's CPU
-  would strand at the mix's CPU per GPU share (``balances_cpu``): among nodes that FGD's
-  measure scores alike, the pod goes where it leaves CPU for the GPUs still free (without
-  it, where every GPU pod shares GPUs, nodes ran out of CPU with whole GPUs idle).
+  would not. The growth there also counts the share that the node's CPU and host memory
+  would strand at the mix's host per GPU share (``balanced_kinds``): among nodes that FGD's
+  measure scores alike, the pod goes where it leaves CPU and memory for the GPUs still free
+  (without it, where every GPU pod shares GPUs, nodes ran out of CPU with whole GPUs idle,
+  and 8-GPU nodes ran out of host memory with GPUs waiting for partners).
 
 Scores are FGD's published integer scores of the growth. On-plan GPUs of sharing pods, and
 for whole-GPU pods nodes that keep the waiting CPU, are lifted above every other score; nodes
@@ -47,9 +48,10 @@ from snugfit.packing.demand import PodDemand, gpu_need
 from snugfit.packing.fragmentation import TargetWorkload
 from snugfit.packing.host_reserve import Bool, HostReserve
 from snugfit.packing.lookahead import (
+    HostPerShare,
     NextGrowthCache,
-    cpu_per_gpu_share,
-    cpu_stranded_share,
+    host_per_gpu_share,
+    host_stranded_share,
     next_pod_gain,
     opens_idle_node,
 )
@@ -107,7 +109,10 @@ class Snugfit(Fgd):
     reserves_hosts: bool = True
     looks_ahead: bool = True
     sets_aside_idle_nodes: bool = True  # in look-ahead, see look_ahead
-    balances_cpu: bool = True  # in look-ahead, sharing pods: see look_ahead_growth
+    # in look-ahead (see look_ahead_growth): the pods whose growth counts the share their
+    # node's host strands, and whether host memory counts there besides CPU
+    balanced_kinds: frozenset[str] = frozenset({"sharing", "whole", "cpu-only"})
+    balances_memory: bool = True
 
     def __init__(self, context: PolicyContext) -> None:
         known = None if self.learns_workload else context.workload
@@ -116,7 +121,7 @@ class Snugfit(Fgd):
         self.reserve = ModelReserve(self.workload)
         self.hosts = HostReserve(self.workload)
         self.next_growth = NextGrowthCache(self.workload)
-        self.cpu_per_share = cpu_per_gpu_share(self.workload)
+        self.host_per_share = host_per_gpu_share(self.workload)
 
     def _plan_for(self, workload: TargetWorkload) -> SharePlan:
         return share_plan(workload) if self.follows_share_plan else SharePlan.empty()
@@ -127,7 +132,7 @@ class Snugfit(Fgd):
         self.reserve = ModelReserve(workload)
         self.hosts = HostReserve(workload)
         self.next_growth = NextGrowthCache(workload)
-        self.cpu_per_share = cpu_per_gpu_share(workload)
+        self.host_per_share = host_per_gpu_share(workload)
 
     def cpu_capped(self, demand: PodDemand) -> bool:
         return pod_kind(demand) in self.capped_kinds
@@ -209,18 +214,21 @@ class Snugfit(Fgd):
     def look_ahead_growth(
         self, state: ClusterState, demand: PodDemand, nodes: I64, free_after: I64, cpu_after: I64
     ) -> F64:
-        """(nodes,): the exact growth look-ahead ranks by, in the measure that scored the pod;
-        for a sharing pod (``balances_cpu``) plus the growth of the share that the node's CPU
-        strands at the mix's CPU per GPU share (``cpu_stranded_share``)."""
+        """(nodes,): the exact growth look-ahead ranks by, in the measure that scored the pod,
+        plus (``balanced_kinds``) the growth of the share that the node's CPU and host memory
+        strand at the mix's host per GPU share (``host_stranded_share``)."""
         capped = self.cpu_capped(demand)
         now = self.fragmentation_now(state, nodes, capped)
         after = fragmentation_with(state, nodes, free_after, cpu_after, self.workload, capped)
         growth: F64 = after - now
-        if self.balances_cpu and demand.is_sharing:
-            stranded_now = cpu_stranded_share(
-                state.gpu_free[nodes], state.cpu_free[nodes], self.cpu_per_share
-            )
-            growth += cpu_stranded_share(free_after, cpu_after, self.cpu_per_share) - stranded_now
+        if pod_kind(demand) in self.balanced_kinds:
+            per_share = self.host_per_share
+            if not self.balances_memory:
+                per_share = HostPerShare(per_share.cpu, 0.0)
+            memory = state.memory_free[nodes]
+            growth += host_stranded_share(
+                free_after, cpu_after, memory - demand.memory_mib, per_share
+            ) - host_stranded_share(state.gpu_free[nodes], state.cpu_free[nodes], memory, per_share)
         return growth
 
     def free_after(self, state: ClusterState, demand: PodDemand, nodes: I64) -> I64:

@@ -133,6 +133,7 @@ class Extender:
             state.models,
             keep_multi_gpu=POLICIES[self.config.policy].learns_workload,
             force=stale,
+            memory=self.cache.shape_memory,
         )
         if stale:
             assert workload is not None

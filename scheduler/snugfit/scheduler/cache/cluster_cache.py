@@ -60,6 +60,7 @@ class ClusterCache:
         self.applied: dict[str, Placement] = {}  # uid -> what is counted in the state
         self.conflicts: set[str] = set()  # pods whose recorded GPUs do not fit (logged once)
         self.shapes: Counter[Shape] = Counter()  # pod shapes seen, for fragmentation targets
+        self.shape_memory: Counter[Shape] = Counter()  # their host memory (MiB), summed
         self.pods_seen = 0  # pods counted in shapes
         self.node_errors: dict[str, str] = {}
         self._state: ClusterState | None = None
@@ -130,6 +131,7 @@ class ClusterCache:
         self.held.clear()
         self.conflicts.clear()
         self.shapes.clear()
+        self.shape_memory.clear()
         self.pods_seen = 0
         for pod in pods:
             self._put_pod(pod)
@@ -165,7 +167,9 @@ class ClusterCache:
             return
         demand = self._demand(pod)
         if uid not in self.pods:
-            self.shapes[shape_of(demand)] += 1
+            shape = shape_of(demand)
+            self.shapes[shape] += 1
+            self.shape_memory[shape] += demand.memory_mib
             self.pods_seen += 1
         self.pods[uid] = dict(pod)
         held = self.held.get(uid)
