@@ -11,6 +11,12 @@ residue no packing can beat. Where the two meet, the tightest packing is optimal
 wasting nothing else fills the cluster at arrival level a with residue r * a and drops
 everything after it, so its unallocated share at 100 % is 1 - a = r * a, that is r / (1 + r).
 
+Where the pods ask for more CPU than the cluster has (cpu250), CPU bounds it too: the CPU
+bound is the unallocated share no policy placing every arrived CPU-only pod goes below (the GPU
+pods get the rest of the CPU, and at most the GPU share of those asking least CPU per share
+fits into it). The two bounds are not added: each holds alone. The variants that
+trace_variants.py builds (``--variants``) are estimated next to the shared traces.
+
 With ``--policy P`` it also replays P (same seeds, same arrivals up to 100 %) and splits its
 unallocated GPU into residue on partly used GPUs and idle whole GPUs, next to the residue that
 the tightest packing, and the LP bound, leave with exactly the sharing pods P placed: how far
@@ -18,7 +24,7 @@ P's online packing is from the best offline packing of the same pods, and what i
 the residue.
 
     python tests/benchmarks/packing_floor.py [--traces-dir ../shared/traces] [--seeds 42-51]
-                                             [--policy snugfit]
+                                             [--policy snugfit] [--variants cpu250,...]
 """
 
 from __future__ import annotations
@@ -31,19 +37,21 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linprog
+from trace_variants import HELD_OUT, build
 from until_full import run_until_full
 
 from snugfit.packing.cluster import GPU_MILLI, ClusterState
+from snugfit.packing.demand import PodDemand
 from snugfit.packing.placement import Placement
 from snugfit.packing.share_plan import tightest_packing
 from snugfit.simulations.executors import LocalPool
 from snugfit.simulations.metrics import mean_sd
 from snugfit.simulations.protocol import arrival_sequence
-from snugfit.simulations.published import PUBLISHED_AT_100
+from snugfit.simulations.published import PUBLISHED_AT_100, PUBLISHED_HELD_OUT_AT_100
 from snugfit.simulations.runner import default_workers, seed_streams
 from snugfit.simulations.seeds import parse_seeds
 from snugfit.simulations.traces import load_nodes, load_pods
-from snugfit.simulations.workload_model import Trace
+from snugfit.simulations.workload_model import Trace, TracePod
 
 UNIT = 10  # openb shares are multiples of 10 milli
 FloatArray = NDArray[np.float64]
@@ -143,16 +151,18 @@ def _end_state_job(job: tuple[Trace, str, int]) -> EndState:
     return policy_end_state(*job)
 
 
-def policy_table(traces: dict[str, Trace], policy: str, seeds: tuple[int, ...]) -> None:
+def policy_table(
+    traces: dict[str, tuple[Trace, float]], policy: str, seeds: tuple[int, ...]
+) -> None:
     jobs = [(name, seed) for name in traces for seed in seeds]
     ends = LocalPool(default_workers()).map(
-        _end_state_job, [(traces[name], policy, seed) for name, seed in jobs]
+        _end_state_job, [(traces[name][0], policy, seed) for name, seed in jobs]
     )
     print(
         f"\n{policy} at 100 % arrived (% of GPU capacity, mean over seeds {seeds[0]}..{seeds[-1]})"
     )
     print(
-        f"{'trace':12s} {'unallocated':>12s} {'residue':>8s} {'idle':>6s} "
+        f"{'trace':20s} {'unallocated':>12s} {'residue':>8s} {'idle':>6s} "
         f"{'same pods, tightest':>20s} {'LP bound':>9s} {'0.8xFGD':>8s}"
     )
     for name in traces:
@@ -161,10 +171,53 @@ def policy_table(traces: dict[str, Trace], policy: str, seeds: tuple[int, ...]) 
             f: float(np.mean([getattr(e, f) for e in mine])) for f in EndState.__dataclass_fields__
         }
         print(
-            f"{name:12s} {mean['unallocated']:12.2f} {mean['residue']:8.2f} {mean['idle']:6.2f} "
+            f"{name:20s} {mean['unallocated']:12.2f} {mean['residue']:8.2f} {mean['idle']:6.2f} "
             f"{mean['offline_residue']:20.2f} {mean['bound_residue']:9.2f} "
-            f"{0.8 * PUBLISHED_AT_100[name]['fgd']:8.2f}"
+            f"{traces[name][1]:8.2f}"
         )
+
+
+def host_cpu_bound(pods: list[PodDemand], cluster_cpu: int, capacity: int) -> float:
+    """Unallocated GPU % that no policy placing every arrived CPU-only pod can go below: the
+    GPU pods have the rest of the cluster's CPU, and at most the GPU share of the GPU pods that
+    ask least CPU per GPU share fits into it (a fractional knapsack, ignoring nodes)."""
+    cpu_left = cluster_cpu - sum(p.cpu_milli for p in pods if not p.gpu_count)
+    gpu = sorted((p for p in pods if p.gpu_count), key=lambda p: p.cpu_milli / p.total_gpu_milli)
+    placed = 0.0
+    for pod in gpu:
+        if cpu_left <= 0:
+            break
+        fraction = min(1.0, cpu_left / pod.cpu_milli) if pod.cpu_milli else 1.0
+        placed += fraction * pod.total_gpu_milli
+        cpu_left -= pod.cpu_milli
+    return max(0.0, 100 - 100 * placed / capacity)
+
+
+def arrived_before_full(pods: list[TracePod], capacity: int, seed: int) -> list[PodDemand]:
+    """The pods of the published protocol's arrival order (this seed) up to 100 % arrived."""
+    rng, _ = seed_streams(seed)
+    arrived, demands = 0, []
+    for pod in arrival_sequence(pods, capacity, rng):
+        arrived += pod.demand.total_gpu_milli
+        if arrived > capacity:
+            break
+        demands.append(pod.demand)
+    return demands
+
+
+def load_traces(openb: Path, variants: list[str]) -> dict[str, tuple[list[TracePod], float]]:
+    """Each shared trace and each built variant: its pods and its goal, 0.8 x published FGD
+    (NaN for a variant without a published FGD)."""
+    traces = {
+        name: (load_pods(openb / f"openb_pod_list_{name}.csv"), 0.8 * published["fgd"])
+        for name, published in PUBLISHED_AT_100.items()
+    }
+    base = load_pods(openb / "openb_pod_list_default.csv")
+    constrained = load_pods(openb / "openb_pod_list_gpuspec20.csv")
+    for name in variants:
+        fgd = PUBLISHED_HELD_OUT_AT_100.get(name, {}).get("fgd", float("nan"))
+        traces[f"{name} (built)"] = (build(name, base, constrained), 0.8 * fgd)
+    return traces
 
 
 def main() -> None:
@@ -172,40 +225,42 @@ def main() -> None:
     parser.add_argument("--traces-dir", type=Path, default=Path("../shared/traces"))
     parser.add_argument("--seeds", default="42-51")
     parser.add_argument("--policy", help="also split this policy's unallocated GPU")
+    parser.add_argument(
+        "--variants",
+        default=",".join(HELD_OUT),
+        help="also the variants that trace_variants.py builds ('' for none)",
+    )
     args = parser.parse_args()
     openb = args.traces_dir / "alibaba-gpu-v2023"
-    state = ClusterState.from_nodes(load_nodes(openb / "openb_node_list_gpu_node.csv"))
+    nodes = load_nodes(openb / "openb_node_list_gpu_node.csv")
+    state = ClusterState.from_nodes(nodes)
     capacity = state.total_gpu_milli()
+    cluster_cpu = int(state.cpu_capacity.sum())
+    traces = load_traces(openb, [v for v in args.variants.split(",") if v])
     print(
-        f"{'trace':12s} {'FGD':>6s} {'0.8xFGD':>8s} {'ideal (tightest)':>17s} {'ideal (LP bound)':>17s}"
+        f"{'trace':20s} {'0.8xFGD':>8s} {'ideal (tightest)':>17s} {'ideal (LP bound)':>17s} "
+        f"{'CPU bound':>10s}"
     )
-    for name, published in PUBLISHED_AT_100.items():
-        pods = load_pods(openb / f"openb_pod_list_{name}.csv")
-        estimates: dict[str, list[float]] = {"tightest": [], "lp": []}
+    for name, (pods, goal) in traces.items():
+        estimates: dict[str, list[float]] = {"tightest": [], "lp": [], "cpu": []}
         for seed in parse_seeds(args.seeds):
-            rng, _ = seed_streams(seed)
-            arrived, shares = 0, []
-            for pod in arrival_sequence(pods, capacity, rng):
-                arrived += pod.demand.total_gpu_milli
-                if arrived > capacity:
-                    break
-                if pod.demand.is_sharing:
-                    shares.append(pod.demand.gpu_milli)
+            arrived = arrived_before_full(pods, capacity, seed)
+            shares = [d.gpu_milli for d in arrived if d.is_sharing]
             for key, bins in (("tightest", tightest_bins), ("lp", lp_bound_bins)):
                 residue = (bins(shares) * GPU_MILLI - sum(shares)) / capacity
                 estimates[key].append(100 * residue / (1 + residue))
-        fgd = published["fgd"]
-        tightest, lp = mean_sd(estimates["tightest"])[0], mean_sd(estimates["lp"])[0]
-        print(f"{name:12s} {fgd:6.2f} {0.8 * fgd:8.2f} {tightest:17.2f} {lp:17.2f}")
+            estimates["cpu"].append(host_cpu_bound(arrived, cluster_cpu, capacity))
+        tightest, lp, cpu = (mean_sd(estimates[k])[0] for k in ("tightest", "lp", "cpu"))
+        print(f"{name:20s} {goal:8.2f} {tightest:17.2f} {lp:17.2f} {cpu:10.2f}", flush=True)
     if args.policy:
-        nodes = tuple(load_nodes(openb / "openb_node_list_gpu_node.csv"))
-        traces = {}
-        for name in PUBLISHED_AT_100:
-            path = openb / f"openb_pod_list_{name}.csv"
-            traces[name] = Trace(
-                nodes, tuple(load_pods(path)), "openb_node_list_gpu_node.csv", path.name
-            )
-        policy_table(traces, args.policy, parse_seeds(args.seeds))
+        policy_table(
+            {
+                name: (Trace(tuple(nodes), tuple(pods), "", name), goal)
+                for name, (pods, goal) in traces.items()
+            },
+            args.policy,
+            parse_seeds(args.seeds),
+        )
 
 
 if __name__ == "__main__":

@@ -35,18 +35,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import snugfit_ablation  # noqa: F401  (registers the ablation variants)
 
 from snugfit.packing.demand import PodDemand
 from snugfit.packing.policies.snugfit import pod_kind
 from snugfit.simulations.metrics import mean_sd, unallocated_pct_at
+from snugfit.simulations.published import PUBLISHED_HELD_OUT_AT_100
 from snugfit.simulations.runner import RunResult, RunSpec, default_workers, run_all
 from snugfit.simulations.seeds import parse_seeds
 from snugfit.simulations.traces import load_nodes, load_pods
 from snugfit.simulations.workload_model import Trace, TracePod
 
 BUILD_SEED = 2023  # the variants' own random stream: one fixed variant per name
-HELD_OUT = ("cpu250", "gpushare100", "multigpu50", "gpuspec33")
+HELD_OUT = ("cpu250", "gpushare100", "multigpu40", "multigpu50", "gpuspec25", "gpuspec33")
 SHARED = ("cpu200", "gpushare80", "multigpu30", "gpuspec20")
 Pods = list[TracePod]
 
@@ -156,6 +156,8 @@ def describe(pods: Pods) -> str:
 
 
 def main() -> None:
+    import snugfit_ablation  # noqa: F401  (registers the ablation variants, here only)
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces-dir", type=Path, default=Path("../shared/traces"))
     parser.add_argument("--variants", default=",".join(HELD_OUT))
@@ -190,6 +192,12 @@ def main() -> None:
             means[policy] = mean
         if "fgd" in means and "snugfit" in means:
             cells.append(f"snugfit / fgd {means['snugfit'] / means['fgd']:.2f}")
+        published = PUBLISHED_HELD_OUT_AT_100.get(trace.pods_source, {}).get("fgd")
+        if published and "snugfit" in means and label.endswith("(built)"):
+            cells.append(
+                f"published FGD {published:.2f}, snugfit / published "
+                f"{means['snugfit'] / published:.2f}"
+            )
         print(f"{label:20s} {' | '.join(cells)}   [{describe(list(trace.pods))}]", flush=True)
 
 

@@ -208,6 +208,15 @@ def test_summary_over_seeds() -> None:
     assert doc["policies"]["fgd"]["published_unallocated_gpu_pct_100"] == 4.77
 
 
+def test_summary_of_a_published_variant_the_shared_traces_lack() -> None:
+    # openb_pod_list_multigpu50.csv resolves to "multigpu50": the authors' published FGD
+    run = RunResult(RunSpec("fgd", 1), log_of([900], [1000]), 1.0)
+    [s] = summarize("multigpu50", [run])
+    assert s.published_100 == 2.91
+    [unknown] = summarize("multigpu60", [run])
+    assert unknown.published_100 is None
+
+
 def test_summary_without_sharing_has_no_published_value() -> None:
     run = RunResult(RunSpec("fgd", 1, sharing=False), log_of([900], [1300]), 1.0)
     [s] = summarize("default", [run])

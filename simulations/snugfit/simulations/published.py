@@ -1,5 +1,6 @@
 """The published benchmark results (FGD, USENIX ATC '23): unallocated GPU % at 100% arrived,
-mean of seeds 42..51, per trace and policy; from the paper's result table."""
+mean of seeds 42..51, per trace and policy: the paper's result table, and the authors'
+results for the variants that the shared traces do not hold."""
 
 from __future__ import annotations
 
@@ -95,5 +96,63 @@ PUBLISHED_AT_100: dict[str, dict[str, float]] = {
 }
 
 
+# The published variants that the shared traces do not hold, under the same protocol: from the
+# authors' per-run allocation curves (hkust-adsl/kubernetes-scheduler-simulator,
+# experiments/analysis/expected_results/analysis_allo_discrete.csv at commit 1853fc0e79d7),
+# 100 - allocated % at 100 % arrived, mean of seeds 42..51. The same file gives FGD 4.77 on the
+# default trace, as the paper's table does.
+PUBLISHED_HELD_OUT_AT_100: dict[str, dict[str, float]] = {
+    "cpu250": {
+        "random": 20.00,
+        "dotprod": 16.43,
+        "clustering": 12.25,
+        "packing": 11.95,
+        "bestfit": 8.79,
+        "fgd": 6.80,
+    },
+    "gpushare100": {
+        "random": 21.10,
+        "dotprod": 18.02,
+        "clustering": 17.78,
+        "packing": 17.87,
+        "bestfit": 15.38,
+        "fgd": 13.36,
+    },
+    "gpuspec25": {
+        "random": 14.58,
+        "dotprod": 14.56,
+        "clustering": 13.59,
+        "packing": 13.23,
+        "bestfit": 14.33,
+        "fgd": 6.09,
+    },
+    "gpuspec33": {
+        "random": 16.13,
+        "dotprod": 20.18,
+        "clustering": 18.91,
+        "packing": 17.78,
+        "bestfit": 19.61,
+        "fgd": 12.16,
+    },
+    "multigpu40": {
+        "random": 14.62,
+        "dotprod": 5.96,
+        "clustering": 4.65,
+        "packing": 4.41,
+        "bestfit": 4.90,
+        "fgd": 3.09,
+    },
+    "multigpu50": {
+        "random": 18.72,
+        "dotprod": 5.27,
+        "clustering": 4.31,
+        "packing": 3.94,
+        "bestfit": 4.38,
+        "fgd": 2.91,
+    },
+}
+
+
 def published_at_100(trace: str, policy: str) -> float | None:
-    return PUBLISHED_AT_100.get(trace, {}).get(policy)
+    published = PUBLISHED_AT_100.get(trace) or PUBLISHED_HELD_OUT_AT_100.get(trace, {})
+    return published.get(policy)
