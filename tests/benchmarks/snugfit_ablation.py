@@ -14,8 +14,9 @@ Variants, each one change from the row above it:
                        complete the GPU
   +model-reserve       ... and pods that may use several GPU models first on models with
                        spare capacity
-  +look-ahead          ... and, among the best few nodes, the one whose placement also suits
-                       the next pod of the mix best (one arrival of look-ahead)
+  +look-ahead          ... and, among the best few nodes (within 5 published-score points of
+                       the best), the one whose placement also suits the next pod of the mix
+                       best (one arrival of look-ahead)
   +idle-set-aside      ... where some of those nodes would open an idle node and some would
                        not, those that would are set aside
   +host-reserve        ... and pods go first to nodes where they leave the hosts of rare
@@ -24,7 +25,9 @@ Variants, each one change from the row above it:
                        share that the node's CPU strands at the mix's CPU per GPU share
   +memory-balance      ... and by the share that its host memory strands at the mix's
                        memory per GPU share
-  snugfit              ... and every pod so (balanced_kinds): the policy
+  +every-pod-balanced  ... and every pod so (balanced_kinds)
+  snugfit              ... and the best few nodes however far below the best their scores
+                       are (no band): the policy
   bfd-share-plan       snugfit with the share plan made by best-fit decreasing alone
   -multi-gpu-shapes    snugfit with rare multi-GPU shapes left out of the learned target
                        (as FGD's 95 % coverage does): nodes are no longer kept whole
@@ -51,6 +54,8 @@ from snugfit.simulations.metrics import CURVE_LEVELS, mean_sd, unallocated_pct_a
 from snugfit.simulations.runner import RunResult, RunSpec, default_workers, run_all
 from snugfit.simulations.seeds import parse_seeds
 from snugfit.simulations.traces import resolve
+
+BAND = 5.0  # look-ahead's candidates within 5 published-score points of the best, as first built
 
 
 class FgdLearned(Snugfit):
@@ -105,6 +110,7 @@ class ModelReserveNoLookAhead(Snugfit):
 
 class LookAheadWithoutSettingAside(Snugfit):
     name = "+look-ahead"
+    look_ahead_band = BAND
     reserves_hosts = False
     sets_aside_idle_nodes = False
     balanced_kinds: frozenset[str] = frozenset()
@@ -112,24 +118,33 @@ class LookAheadWithoutSettingAside(Snugfit):
 
 class IdleNodesSetAside(Snugfit):
     name = "+idle-set-aside"
+    look_ahead_band = BAND
     reserves_hosts = False
     balanced_kinds: frozenset[str] = frozenset()
 
 
 class HostReserve(Snugfit):
     name = "+host-reserve"
+    look_ahead_band = BAND
     balanced_kinds: frozenset[str] = frozenset()
 
 
 class CpuBalance(Snugfit):
     name = "+cpu-balance"
+    look_ahead_band = BAND
     balanced_kinds = frozenset({"sharing"})
     balances_memory = False
 
 
 class MemoryBalance(Snugfit):
     name = "+memory-balance"
+    look_ahead_band = BAND
     balanced_kinds = frozenset({"sharing"})
+
+
+class EveryPodBalanced(Snugfit):
+    name = "+every-pod-balanced"
+    look_ahead_band = BAND
 
 
 class BestFitDecreasingPlan(Snugfit):
@@ -162,6 +177,7 @@ for variant in (
     HostReserve,
     CpuBalance,
     MemoryBalance,
+    EveryPodBalanced,
     BestFitDecreasingPlan,
     WithoutMultiGpuShapes,
     CappedAll,
@@ -181,6 +197,7 @@ VARIANTS = (
     "+host-reserve",
     "+cpu-balance",
     "+memory-balance",
+    "+every-pod-balanced",
     "snugfit",
     "bfd-share-plan",
     "-multi-gpu-shapes",

@@ -14,7 +14,7 @@ from snugfit.packing.fragmentation import TargetWorkload, node_fragmentation
 from snugfit.packing.lookahead import HostPerShare, host_per_gpu_share, host_stranded_share
 from snugfit.packing.placement import Placement
 from snugfit.packing.policies import PolicyContext, make_policy
-from snugfit.packing.policies.snugfit import SnugfitOracle
+from snugfit.packing.policies.snugfit import LOOKAHEAD_NODES, SnugfitOracle
 from snugfit.packing.schedule import Scheduler
 from snugfit.packing.workload import WorkloadLearner, shape_counts, target_workload
 
@@ -233,22 +233,38 @@ def share_cluster(
 
 
 def test_look_ahead_ranks_only_the_best_nodes_of_the_best_tier() -> None:
-    """Nodes below the band, or in another lift tier, keep their scores; the near ones whose
-    key is least are lifted above every other node."""
+    """Nodes in another lift tier keep their scores; of the best tier's, the one whose key is
+    least is lifted above every other node, however far below the best its published score
+    is."""
     policy = make_policy(
         "snugfit-oracle", PolicyContext(np.random.default_rng(0), share_mix_workload())
     )
-    state = share_cluster([[1000, 1000], [1000, 400], [1000, 1000], [1000, 1000]])
+    # no node is idle, so none is set aside: the key decides
+    state = share_cluster([[700, 1000], [1000, 700], [1000, 400], [1000, 400]])
     pod = PodDemand(cpu_milli=1000, memory_mib=0, gpu_count=1, gpu_milli=400)
     nodes = np.arange(4)
-    # node 2 is 6 points below the best, node 3 in the tier below (no plan lift)
-    scores = np.array([150.0, 148.0, 144.0, 100.0])
+    # node 2 is 20 points below the best, node 3 in the tier below (no plan lift)
+    scores = np.array([150.0, 148.0, 130.0, 100.0])
     lifted = policy.look_ahead(state, pod, nodes, scores)  # type: ignore[attr-defined]
-    assert lifted[2:].tolist() == [144.0, 100.0]
-    # the 400 completes n1's waiting GPU: nothing is left for any pod to miss, and it opens
+    assert lifted[3] == 100.0
+    # the 400 completes n2's waiting GPU: nothing is left for any pod to miss, and it opens
     # no GPU that a whole-GPU pod could have used
-    assert lifted[1] > lifted[0] >= 148.0
-    assert lifted[1] == 151.0
+    assert lifted[2] == 151.0
+    assert lifted[:2].tolist() == [150.0, 148.0]
+
+
+def test_look_ahead_ranks_at_most_the_best_few_nodes() -> None:
+    """Only the ``LOOKAHEAD_NODES`` best nodes are ranked: a node past them keeps its score
+    even where its key would be least."""
+    policy = make_policy(
+        "snugfit-oracle", PolicyContext(np.random.default_rng(0), share_mix_workload())
+    )
+    rows = [[1000, 1000]] * LOOKAHEAD_NODES + [[1000, 400]]
+    state = share_cluster(rows)
+    pod = PodDemand(cpu_milli=1000, memory_mib=0, gpu_count=1, gpu_milli=400)
+    scores = np.array([150.0] * LOOKAHEAD_NODES + [149.0])
+    lifted = policy.look_ahead(state, pod, np.arange(len(rows)), scores)  # type: ignore[attr-defined]
+    assert lifted[-1] == 149.0
 
 
 class SnugfitOracleWithoutLookAhead(SnugfitOracle):

@@ -23,7 +23,8 @@ Six changes to FGD (Weng et al., ATC '23), each measured in BENCHMARKS.md:
 - Pods go first to nodes where they leave the hosts of rare multi-GPU shapes to those shapes
   (see ``host_reserve``): an 8-GPU pod asking for 120 cores fits only the few 128-core nodes,
   which CPU-heavy pods would otherwise open while the cluster is still mostly free.
-- Among the best few nodes, whose published scores tie or nearly tie, the placement whose
+- Among the best few nodes of the best lift tier (FGD's published scores round the growth,
+  so many tie), the placement whose
   exact growth, plus what it does for the next pod of the learned mix, is least goes first
   (see ``lookahead``); nodes where the pod would open an idle node are set aside where some
   would not. The growth there also counts the share that the node's CPU and host memory
@@ -63,7 +64,6 @@ from snugfit.packing.share_plan import SharePlan, share_plan
 PLAN_LIFT = 101.0  # above every published score (0..100): on-plan GPUs first
 MODEL_LIFT = 1000.0  # above every lifted score: spare models first
 LOOKAHEAD_NODES = 8  # candidates that look-ahead ranks
-LOOKAHEAD_BAND = 5.0  # ... within this many published-score points of the best
 
 
 def pod_kind(demand: PodDemand) -> str:
@@ -84,11 +84,18 @@ def lift_tier(scores: F64) -> F64:
     return result
 
 
-def near_best(scores: F64) -> I64:
-    """Indices of the best ``LOOKAHEAD_NODES`` scores within ``LOOKAHEAD_BAND`` of the best and
-    in its lift tier, best first (equal scores: the earlier index first)."""
-    within = np.flatnonzero(scores >= scores.max() - LOOKAHEAD_BAND)
-    order = within[np.argsort(-scores[within], kind="stable")][:LOOKAHEAD_NODES]
+def best_candidates(scores: F64, band: float = np.inf) -> I64:
+    """Indices of the best ``LOOKAHEAD_NODES`` scores in the best's lift tier and within
+    ``band`` published-score points of the best, best first (equal scores: the earlier index
+    first; -inf: set aside, never). With no band, however far below the best their scores
+    are: the look-ahead key holds the exact growth that those scores round."""
+    ranked = np.flatnonzero((scores > -np.inf) & (scores >= scores.max() - band))
+    if len(ranked) == 0:
+        return ranked
+    k = min(LOOKAHEAD_NODES, len(ranked))
+    cut = np.partition(scores[ranked], len(ranked) - k)[len(ranked) - k]  # the k-th best
+    top = ranked[scores[ranked] >= cut]
+    order = top[np.argsort(-scores[top], kind="stable")][:LOOKAHEAD_NODES]
     tier = lift_tier(scores[order])
     result: I64 = order[tier == tier[0]]
     return result
@@ -109,6 +116,7 @@ class Snugfit(Fgd):
     reserves_hosts: bool = True
     looks_ahead: bool = True
     sets_aside_idle_nodes: bool = True  # in look-ahead, see look_ahead
+    look_ahead_band: float = np.inf  # see best_candidates
     # in look-ahead (see look_ahead_growth): the pods whose growth counts the share their
     # node's host strands, and whether host memory counts there besides CPU
     balanced_kinds: frozenset[str] = frozenset({"sharing", "whole", "cpu-only"})
@@ -178,27 +186,31 @@ class Snugfit(Fgd):
         return both if both.any() else models
 
     def look_ahead(self, state: ClusterState, demand: PodDemand, nodes: I64, scores: F64) -> F64:
-        """Among the nodes ``near_best``, those with the least look-ahead key (see
+        """Among the nodes ``best_candidates``, those with the least look-ahead key (see
         ``lookahead``) are lifted above the others. Where some of them would open an idle node
-        (``opens_idle_node``) and some would not, those that would are set aside and the nodes
-        near the best of the rest are ranked instead. The key's exact growth is
+        (``opens_idle_node``) and some would not, those that would are set aside and the best
+        candidates of the rest are ranked instead. The key's exact growth is
         ``look_ahead_growth``."""
         if self.workload.size == 0 or len(nodes) < 2:
             return scores
         best = scores.max()
         result = scores.copy()
-        near = near_best(scores)
-        opens = opens_idle_node(state, demand, nodes[near]) if self.sets_aside_idle_nodes else None
+        candidates = best_candidates(scores, self.look_ahead_band)
+        opens = (
+            opens_idle_node(state, demand, nodes[candidates])
+            if self.sets_aside_idle_nodes
+            else None
+        )
         if opens is not None and opens.any() and not opens.all():
             rest = scores.copy()
-            rest[near[opens]] = -np.inf  # set aside
-            near = near_best(rest)
-            if len(near) == 1:
-                result[near] = best + 1
+            rest[candidates[opens]] = -np.inf  # set aside
+            candidates = best_candidates(rest, self.look_ahead_band)
+            if len(candidates) == 1:
+                result[candidates] = best + 1
                 return result
-        if len(near) < 2:
+        if len(candidates) < 2:
             return scores
-        chosen = nodes[near]
+        chosen = nodes[candidates]
         k = len(chosen)
         both = np.concatenate([chosen, chosen])
         free_after = self.free_after(state, demand, chosen)
@@ -208,7 +220,7 @@ class Snugfit(Fgd):
         cpu = np.concatenate([state.cpu_free[chosen], cpu_after])
         next_growth = self.next_growth.growth(state, both, free, cpu)
         key = growth + next_pod_gain(next_growth[:k], next_growth[k:], self.workload.weight)
-        result[near[key <= key.min() + 1e-6]] = best + 1  # equal keys: the node order decides
+        result[candidates[key <= key.min() + 1e-6]] = best + 1  # equal keys: the node order decides
         return result
 
     def look_ahead_growth(
