@@ -212,8 +212,7 @@ def load_traces(openb: Path, variants: list[str]) -> dict[str, tuple[list[TraceP
         name: (load_pods(openb / f"openb_pod_list_{name}.csv"), 0.8 * published["fgd"])
         for name, published in PUBLISHED_AT_100.items()
     }
-    base = load_pods(openb / "openb_pod_list_default.csv")
-    constrained = load_pods(openb / "openb_pod_list_gpuspec20.csv")
+    base, constrained = traces["default"][0], traces["gpuspec20"][0]  # what variants build on
     for name in variants:
         fgd = PUBLISHED_HELD_OUT_AT_100.get(name, {}).get("fgd", float("nan"))
         traces[f"{name} (built)"] = (build(name, base, constrained), 0.8 * fgd)
